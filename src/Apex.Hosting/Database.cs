@@ -1,0 +1,108 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Apex.Hosting;
+
+/// <summary>
+/// One database for every module: each module owns a <see cref="DbContext"/> with its own tables and
+/// migrations history, and registers it here so that <c>apex migrate</c> and the SQLite start-up
+/// migration see all of them.
+/// </summary>
+public static class Database
+{
+    public static IServiceCollection AddApexDbContext<TContext>(this IServiceCollection services)
+        where TContext : DbContext
+    {
+        services.AddDbContext<TContext>((sp, options) =>
+        {
+            var apex = sp.GetRequiredService<IOptions<ApexOptions>>().Value;
+            var db = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            Configure(options, apex, db, HistoryTable<TContext>());
+        });
+        services.AddSingleton<IMigratableContext>(new MigratableContext<TContext>());
+        return services;
+    }
+
+    /// <summary>Configures a context's provider; shared by DI and by design-time factories.</summary>
+    public static void Configure(DbContextOptionsBuilder options, ApexOptions apex, DatabaseOptions db, string historyTable)
+    {
+        switch (db.Provider)
+        {
+            case DatabaseProvider.Sqlite:
+                options.UseSqlite(SqliteConnectionString(apex, db), sqlite =>
+                {
+                    sqlite.MigrationsHistoryTable(historyTable);
+                    sqlite.CommandTimeout(db.CommandTimeoutSeconds);
+                });
+                break;
+            case DatabaseProvider.Postgres:
+                options.UseNpgsql(db.ConnectionString, npgsql =>
+                {
+                    npgsql.MigrationsHistoryTable(historyTable);
+                    npgsql.CommandTimeout(db.CommandTimeoutSeconds);
+                });
+                break;
+            default:
+                throw new InvalidOperationException($"Database:Provider '{db.Provider}' is not supported.");
+        }
+    }
+
+    public static string SqliteConnectionString(ApexOptions apex, DatabaseOptions db)
+    {
+        if (!string.IsNullOrWhiteSpace(db.ConnectionString))
+        {
+            return db.ConnectionString;
+        }
+
+        var dir = apex.ResolveDataDir();
+        Directory.CreateDirectory(dir);
+        // Pooling keeps one file handle per connection; a busy timeout lets concurrent writers wait
+        // for the lock instead of failing at once.
+        return $"Data Source={Path.Combine(dir, "apex.db")};Pooling=True;Default Timeout=30";
+    }
+
+    public static string HistoryTable<TContext>() =>
+        "__migrations_" + typeof(TContext).Name.Replace("DbContext", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
+
+    /// <summary>Applies every registered module's pending migrations.</summary>
+    public static async Task MigrateAllAsync(IServiceProvider services, CancellationToken ct)
+    {
+        foreach (var context in services.GetServices<IMigratableContext>())
+        {
+            await context.MigrateAsync(services, ct);
+        }
+    }
+
+    /// <summary>Binds the process-wide option sections shared by every module.</summary>
+    public static IServiceCollection AddApexCoreOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ApexOptions>().Bind(configuration.GetSection(ApexOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => o.Provider != DatabaseProvider.Postgres || !string.IsNullOrWhiteSpace(o.ConnectionString),
+                "Database:ConnectionString is required when Database:Provider is Postgres.")
+            .ValidateOnStart();
+        return services;
+    }
+}
+
+public interface IMigratableContext
+{
+    string Name { get; }
+
+    Task MigrateAsync(IServiceProvider services, CancellationToken ct);
+}
+
+internal sealed class MigratableContext<TContext> : IMigratableContext
+    where TContext : DbContext
+{
+    public string Name => typeof(TContext).Name;
+
+    public async Task MigrateAsync(IServiceProvider services, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var context = scope.ServiceProvider.GetRequiredService<TContext>();
+        await context.Database.MigrateAsync(ct);
+    }
+}

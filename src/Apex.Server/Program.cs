@@ -1,0 +1,9 @@
+using System.CommandLine;
+using Apex.Server.Commands;
+
+var root = new RootCommand("Apex: chat with an agent that finds where your AI spend and latency go.");
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(MigrateCommand.Create());
+root.Subcommands.Add(CheckConfigCommand.Create());
+
+return await root.Parse(args).InvokeAsync();
