@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the whole Apex test suite: the web app's unit tests, then every .NET test project against a
+# real Kestrel server, a real SQLite file, Debian's Chromium, and private PostgreSQL and Redis
+# servers started by scripts/services.sh (the scale-out suites use them through APEX_TEST_* variables).
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/deps.sh test
+
+# Private PostgreSQL and Redis for the scale-out suites.
+scripts/services.sh start >/dev/null
+while IFS='=' read -r key value; do
+  case "$key" in
+    APEX__Database__ConnectionString) export APEX_TEST_POSTGRES="$value" ;;
+    APEX__Redis__Configuration) export APEX_TEST_REDIS="$value" ;;
+  esac
+done < <(scripts/services.sh env)
+
+if [ -f web/package.json ]; then
+  (cd web && npm run build --silent && npm test --silent)
+fi
+
+log=$(mktemp)
+status=0
+dotnet test Apex.slnx -c Release -nologo 2>&1 | tee "$log" || status=$?
+# One plain closing line for the whole .NET suite.
+awk '/^(Passed|Failed)!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
+exit $status
