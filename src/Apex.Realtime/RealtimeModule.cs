@@ -1,19 +1,69 @@
+using Apex.Realtime.Broker;
+using Apex.Realtime.Gateway;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Apex.Realtime;
 
 public static class RealtimeModule
 {
+    /// <summary>The gateway's paths: the main one and the aliases older clients use.</summary>
+    public static readonly IReadOnlyList<string> Paths = ["/ws", "/websocket", "/api/v1/websocket"];
+
     /// <summary>Registers the event broker (by configuration) and the WebSocket gateway.</summary>
     public static WebApplicationBuilder AddApexRealtime(this WebApplicationBuilder builder)
     {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section).ValidateDataAnnotations()
+            .Validate(o => IsKnownProvider(o.Provider),
+                $"Broker:Provider must be one of: {string.Join(", ", BrokerOptions.KnownProviders)}.")
+            .ValidateOnStart();
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddSingleton<MemoryEventBroker>();
+        services.AddSingleton<IEventBroker>(sp =>
+        {
+            var provider = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Provider;
+            return provider.ToLowerInvariant() switch
+            {
+                BrokerOptions.MemoryProvider => sp.GetRequiredService<MemoryEventBroker>(),
+                _ => throw new InvalidOperationException($"Broker:Provider '{provider}' is not supported; use one of: {string.Join(", ", BrokerOptions.KnownProviders)}."),
+            };
+        });
+
+        services.AddSingleton<GatewayServices>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConnectionRegistry>());
+        services.AddSingleton<WebSocketGateway>();
         return builder;
     }
 
     /// <summary>Maps <c>/ws</c> and its aliases.</summary>
     public static IEndpointRouteBuilder MapApexRealtime(this IEndpointRouteBuilder endpoints)
     {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints is IApplicationBuilder app)
+        {
+            app.UseWebSockets();
+        }
+
+        // The gateway authenticates itself (header or subprotocol) so it can refuse before the
+        // upgrade with the protocol's problem body; it is not part of the REST API description.
+        var group = endpoints.MapGroup(string.Empty).AllowAnonymous().ExcludeFromDescription();
+        foreach (var path in Paths)
+        {
+            group.Map(path, static (HttpContext context, WebSocketGateway gateway) => gateway.HandleAsync(context));
+        }
+
         return endpoints;
     }
+
+    private static bool IsKnownProvider(string? provider) =>
+        provider is not null && BrokerOptions.KnownProviders.Contains(provider.ToLowerInvariant(), StringComparer.Ordinal);
 }

@@ -1,0 +1,334 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Apex.Realtime.Broker;
+using Microsoft.Extensions.Logging;
+
+namespace Apex.Realtime.Gateway;
+
+/// <summary>
+/// One open WebSocket: a receive loop that reads client messages and a send loop that drains a
+/// per-connection queue. The broker writes into the queue without ever waiting, so a slow client
+/// only ever costs its own queue; when that fills, the client is closed with 1013.
+/// </summary>
+internal sealed partial class GatewayConnection : IStreamSubscriber
+{
+    private const int InitialReceiveBuffer = 4 * 1024;
+
+    private readonly WebSocket _socket;
+    private readonly GatewayServices _services;
+    private readonly GatewayOptions _options;
+    private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+
+    // Cancelled when the connection is given up: the peer vanished, or a close did not finish in time.
+    private readonly CancellationTokenSource _abort = new();
+
+    private int _pendingLive;
+    private int _replayRemaining;
+    private int _closeRequested;
+    private volatile bool _discardQueued;
+    private WebSocketCloseStatus _closeStatus;
+    private string? _closeDescription;
+    private long _lastSendMs;
+    private long _expiresAtUnixMs;
+
+    public GatewayConnection(WebSocket socket, string userId, DateTimeOffset? expiresAt, GatewayServices services)
+    {
+        _socket = socket;
+        _services = services;
+        _options = services.Options;
+        UserId = userId;
+        Id = Contracts.ApexIds.New(Contracts.ApexIds.Connection);
+        _expiresAtUnixMs = expiresAt?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+        _lastSendMs = Environment.TickCount64;
+        _tokens = _options.MessageBurst;
+        _lastRefillMs = Environment.TickCount64;
+    }
+
+    public string Id { get; }
+
+    public string UserId { get; }
+
+    public DateTimeOffset ExpiresAt => DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(Volatile.Read(ref _expiresAtUnixMs), DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()));
+
+    private ILogger Logger => _services.Logger;
+
+    public void OnSubscribed(SubscriptionStart start)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        _queue.Writer.TryWrite(Frames.ConnectionEstablished(Id, UserId, _options.HeartbeatIntervalSeconds, _options.MaxMessageBytes, start.Epoch, start.LastSeq));
+        if (start.Resume is { } resume)
+        {
+            _queue.Writer.TryWrite(Frames.Resumed(resume));
+        }
+
+        // The replay is not held to the live queue limit: it is bounded by the replay window.
+        _replayRemaining = start.Replay.Count;
+        foreach (var streamEvent in start.Replay)
+        {
+            _queue.Writer.TryWrite(streamEvent);
+        }
+    }
+
+    public bool OnEvent(StreamEvent streamEvent)
+    {
+        if (Volatile.Read(ref _closeRequested) != 0)
+        {
+            return false;
+        }
+
+        if (Interlocked.Increment(ref _pendingLive) > _options.SendQueueLimit)
+        {
+            RequestClose(CloseCodes.TryAgainLater, "send queue full: reconnect and resume", discardQueued: true);
+            GatewayLog.PolicyClose(Logger, Id, "slow consumer");
+            return false;
+        }
+
+        return _queue.Writer.TryWrite(streamEvent);
+    }
+
+    /// <summary>Sends a frame to this connection only (ack, error, pong, heartbeat).</summary>
+    public void Send(byte[] frame)
+    {
+        if (Volatile.Read(ref _closeRequested) == 0)
+        {
+            _queue.Writer.TryWrite(frame);
+        }
+    }
+
+    /// <summary>
+    /// Ends the connection with <paramref name="status"/>: frames already queued are sent first unless
+    /// <paramref name="discardQueued"/>, then the close frame. The first request wins.
+    /// </summary>
+    public void RequestClose(WebSocketCloseStatus status, string description, bool discardQueued = false)
+    {
+        if (Interlocked.Exchange(ref _closeRequested, 1) != 0)
+        {
+            return;
+        }
+
+        _closeStatus = status;
+        _closeDescription = description;
+        _discardQueued = discardQueued;
+        _queue.Writer.TryComplete();
+        RealtimeMetrics.ConnectionsClosed.WithLabels(((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+        try
+        {
+            _abort.CancelAfter(TimeSpan.FromSeconds(_options.CloseTimeoutSeconds));
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection already finished.
+        }
+    }
+
+    /// <summary>Periodic check from the housekeeping loop: token expiry and server heartbeat.</summary>
+    public void Tick(long nowUnixMs, long nowTickMs)
+    {
+        if (Volatile.Read(ref _closeRequested) != 0)
+        {
+            return;
+        }
+
+        if (nowUnixMs >= Volatile.Read(ref _expiresAtUnixMs))
+        {
+            _queue.Writer.TryWrite(Frames.Error(ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh token."));
+            RequestClose(CloseCodes.TokenExpired, "token expired");
+            GatewayLog.PolicyClose(Logger, Id, "token expired");
+            return;
+        }
+
+        if (nowTickMs - Volatile.Read(ref _lastSendMs) >= _options.HeartbeatIntervalSeconds * 1000L)
+        {
+            // Count the heartbeat as sent now so a stalled send loop does not get one per tick.
+            Volatile.Write(ref _lastSendMs, nowTickMs);
+            _queue.Writer.TryWrite(Frames.Heartbeat());
+        }
+    }
+
+    /// <summary>Runs both loops until the connection is closed or lost.</summary>
+    public async Task RunAsync()
+    {
+        var sending = SendLoopAsync();
+        try
+        {
+            await ReceiveLoopAsync();
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            GatewayLog.PeerDropped(Logger, Id);
+            _abort.Cancel();
+        }
+        catch (Exception ex)
+        {
+            // A real server fault: the client learns the correlation id, the log has the details.
+            var correlationId = Guid.NewGuid().ToString("N");
+            GatewayLog.ConnectionFailed(Logger, ex, Id, correlationId);
+            RequestClose(WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}", discardQueued: true);
+        }
+        finally
+        {
+            _queue.Writer.TryComplete();
+        }
+
+        await sending;
+        _abort.Dispose();
+        if (_socket.State != WebSocketState.Closed)
+        {
+            _socket.Abort();
+        }
+
+        GatewayLog.Closed(Logger, Id, (int)(_socket.CloseStatus ?? _closeStatus), _closeDescription ?? string.Empty);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _queue.Reader;
+        var token = _abort.Token;
+        try
+        {
+            while (await reader.WaitToReadAsync(token))
+            {
+                var delivered = 0;
+                while (reader.TryRead(out var item))
+                {
+                    byte[] frame;
+                    if (item is StreamEvent streamEvent)
+                    {
+                        if (_replayRemaining > 0)
+                        {
+                            _replayRemaining--;
+                        }
+                        else
+                        {
+                            Interlocked.Decrement(ref _pendingLive);
+                        }
+
+                        frame = streamEvent.Utf8;
+                        delivered++;
+                    }
+                    else
+                    {
+                        frame = (byte[])item;
+                    }
+
+                    if (_discardQueued)
+                    {
+                        continue;
+                    }
+
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, token);
+                    Volatile.Write(ref _lastSendMs, Environment.TickCount64);
+                }
+
+                if (delivered > 0 && !_discardQueued)
+                {
+                    RealtimeMetrics.EventsDelivered.Inc(delivered);
+                }
+            }
+
+            if (Volatile.Read(ref _closeRequested) != 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await _socket.CloseOutputAsync(_closeStatus, _closeDescription, token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The peer is gone or did not take the close in time; the receive loop ends with it.
+            _abort.Cancel();
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var token = _abort.Token;
+        while (true)
+        {
+            // Wait for data without holding a buffer: idle connections then cost no receive memory.
+            var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, token);
+            if (peek.MessageType == WebSocketMessageType.Close)
+            {
+                OnClientClose();
+                return;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+            try
+            {
+                var length = 0;
+                var tooBig = false;
+                ValueWebSocketReceiveResult result;
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        if (buffer.Length > _options.MaxMessageBytes)
+                        {
+                            tooBig = true;
+                            length = 0;
+                        }
+                        else
+                        {
+                            var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxMessageBytes + 1));
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+                    }
+
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length), token);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        OnClientClose();
+                        return;
+                    }
+
+                    length += result.Count;
+                    if (length > _options.MaxMessageBytes)
+                    {
+                        tooBig = true;
+                        length = 0;
+                    }
+
+                    if (result.EndOfMessage)
+                    {
+                        break;
+                    }
+                }
+
+                if (Volatile.Read(ref _closeRequested) != 0)
+                {
+                    // Closing: read on only to see the client's close frame.
+                    continue;
+                }
+
+                if (tooBig)
+                {
+                    GatewayLog.PolicyClose(Logger, Id, "message too big");
+                    RequestClose(WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageBytes} bytes");
+                    continue;
+                }
+
+                if (!TryTakeRateToken())
+                {
+                    continue;
+                }
+
+                await HandleMessageAsync(buffer.AsMemory(0, length), result.MessageType, token);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private void OnClientClose()
+    {
+        // Answer the client's close with its own code when it is one a server may send back.
+        var status = _socket.CloseStatus is { } s && (int)s is >= 1000 and < 5000 and not 1005 and not 1006 and not 1015
+            ? s
+            : WebSocketCloseStatus.NormalClosure;
+        RequestClose(status, string.Empty);
+    }
+}

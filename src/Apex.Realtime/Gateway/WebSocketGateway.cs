@@ -1,0 +1,264 @@
+using System.Buffers.Text;
+using System.Net.WebSockets;
+using System.Text;
+using Apex.Hosting;
+using Apex.Realtime.Broker;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Apex.Realtime.Gateway;
+
+/// <summary>
+/// The handshake of realtime-protocol.md section 1: token from the Authorization header or the
+/// <c>jwt.</c>/<c>bearer.</c> subprotocol, refused with problem JSON before the upgrade; the Origin
+/// check; the resume position; then the connection runs until it closes.
+/// </summary>
+internal sealed class WebSocketGateway(
+    IEventBroker broker,
+    ConnectionRegistry registry,
+    GatewayServices services,
+    IOptions<ApexOptions> apexOptions,
+    ILogger<WebSocketGateway> logger)
+{
+    public const string JwtAuthProtocol = "jwt-auth";
+    private const string JwtPrefix = "jwt.";
+    private const string BearerPrefix = "bearer.";
+    private const int MaxEpochLength = 128;
+
+    private readonly string[] _allowedOrigins = BuildAllowedOrigins(apexOptions.Value);
+
+    public async Task<Results<EmptyHttpResult, ProblemHttpResult>> HandleAsync(HttpContext context)
+    {
+        var requestedProtocols = context.WebSockets.WebSocketRequestedProtocols;
+        var token = ExtractToken(context.Request, requestedProtocols, out var missingReason);
+        if (token is null)
+        {
+            return Unauthorized(context, missingReason);
+        }
+
+        var validation = await services.TokenValidator.ValidateAsync(token, context.RequestAborted);
+        if (!validation.IsValid || string.IsNullOrEmpty(validation.UserId))
+        {
+            return Unauthorized(context, validation.FailureReason ?? "The access token is not valid.");
+        }
+
+        if (!IsOriginAllowed(context.Request))
+        {
+            return Refuse(StatusCodes.Status403Forbidden, "Forbidden", "This origin may not open WebSocket connections.", "https://tools.ietf.org/html/rfc9110#section-15.5.4");
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            return Refuse(StatusCodes.Status400BadRequest, "Bad Request", "This endpoint only accepts WebSocket upgrades.", "https://tools.ietf.org/html/rfc9110#section-15.5.1");
+        }
+
+        if (!TryParseResume(context.Request.Query, out var resume, out var resumeError))
+        {
+            return Refuse(StatusCodes.Status400BadRequest, "Bad Request", resumeError, "https://tools.ietf.org/html/rfc9110#section-15.5.1");
+        }
+
+        if (registry.IsStopping)
+        {
+            return Refuse(StatusCodes.Status503ServiceUnavailable, "Service Unavailable", "The server is shutting down; reconnect shortly.", "https://tools.ietf.org/html/rfc9110#section-15.6.4");
+        }
+
+        // Never echo the token-bearing entry; select only the literal the client offered.
+        var subProtocol = requestedProtocols.Contains(JwtAuthProtocol, StringComparer.Ordinal) ? JwtAuthProtocol : null;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = subProtocol,
+            // The protocol's own heartbeat keeps the line alive; a runtime keep-alive would add a timer per socket.
+            KeepAliveInterval = TimeSpan.Zero,
+        });
+
+        var connection = new GatewayConnection(socket, validation.UserId, validation.ExpiresAt, services);
+        if (!registry.TryAdd(connection))
+        {
+            await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
+            return TypedResults.Empty;
+        }
+
+        GatewayLog.Opened(logger, connection.Id, connection.UserId);
+        try
+        {
+            IAsyncDisposable subscription;
+            try
+            {
+                subscription = await broker.SubscribeAsync(connection.UserId, resume, connection, context.RequestAborted);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                var correlationId = Guid.NewGuid().ToString("N");
+                GatewayLog.ConnectionFailed(logger, ex, connection.Id, correlationId);
+                await socket.CloseOutputAsync(WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}", CancellationToken.None);
+                return TypedResults.Empty;
+            }
+
+            await using (subscription)
+            {
+                await connection.RunAsync();
+            }
+        }
+        finally
+        {
+            registry.Remove(connection);
+        }
+
+        return TypedResults.Empty;
+    }
+
+    /// <summary>Header first, then the subprotocol entries; never the query string (it ends up in logs).</summary>
+    internal static string? ExtractToken(HttpRequest request, IList<string> requestedProtocols, out string reason)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            var value = authorization["Bearer ".Length..].Trim();
+            reason = "The Authorization header carries an empty bearer token.";
+            return value.Length > 0 ? value : null;
+        }
+
+        foreach (var protocol in requestedProtocols)
+        {
+            string? encoded = null;
+            if (protocol.StartsWith(JwtPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                encoded = protocol[JwtPrefix.Length..];
+            }
+            else if (protocol.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                encoded = protocol[BearerPrefix.Length..];
+            }
+
+            if (encoded is null)
+            {
+                continue;
+            }
+
+            if (DecodeSubprotocolToken(encoded) is { } decoded)
+            {
+                reason = string.Empty;
+                return decoded;
+            }
+
+            reason = "The subprotocol token is neither a JWT nor base64url of one.";
+            return null;
+        }
+
+        reason = request.Query.ContainsKey("token") || request.Query.ContainsKey("access_token")
+            ? "Query-string tokens are not accepted; send the token in the Authorization header or as a 'jwt.<token>' subprotocol."
+            : authorization.Length > 0
+                ? "Only the Bearer scheme is accepted in the Authorization header."
+                : "An access token is required: Authorization: Bearer <token>, or a 'jwt.<token>' subprotocol.";
+        return null;
+    }
+
+    /// <summary>A raw JWT has dots; base64url never does, so the two forms cannot be confused.</summary>
+    internal static string? DecodeSubprotocolToken(string value)
+    {
+        if (value.Length == 0)
+        {
+            return null;
+        }
+
+        if (value.Contains('.', StringComparison.Ordinal))
+        {
+            return value;
+        }
+
+        if (!Base64Url.IsValid(value, out var length) || length == 0)
+        {
+            return null;
+        }
+
+        var bytes = new byte[length];
+        if (Base64Url.DecodeFromChars(value, bytes, out _, out var written) != System.Buffers.OperationStatus.Done)
+        {
+            return null;
+        }
+
+        try
+        {
+            var decoded = new UTF8Encoding(false, true).GetString(bytes, 0, written);
+            return decoded.Contains('.', StringComparison.Ordinal) ? decoded : null;
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    internal static bool TryParseResume(IQueryCollection query, out StreamPosition? resume, out string error)
+    {
+        resume = null;
+        error = string.Empty;
+        var epoch = query["epoch"].ToString();
+        var lastSeq = query["last_seq"].ToString();
+        if (epoch.Length == 0 && lastSeq.Length == 0)
+        {
+            return true;
+        }
+
+        if (epoch.Length == 0 || lastSeq.Length == 0)
+        {
+            error = "A resume needs both 'epoch' and 'last_seq'.";
+            return false;
+        }
+
+        if (epoch.Length > MaxEpochLength)
+        {
+            error = "'epoch' is too long.";
+            return false;
+        }
+
+        if (!long.TryParse(lastSeq, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq))
+        {
+            error = "'last_seq' must be a non-negative integer.";
+            return false;
+        }
+
+        resume = new StreamPosition(epoch, seq);
+        return true;
+    }
+
+    private bool IsOriginAllowed(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0)
+        {
+            // Non-browser clients send no Origin; cross-site browser pages always do.
+            return true;
+        }
+
+        origin = origin.TrimEnd('/');
+        var own = $"{request.Scheme}://{request.Host.Value}";
+        return string.Equals(origin, own, StringComparison.OrdinalIgnoreCase)
+            || _allowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase);
+    }
+
+    private static string[] BuildAllowedOrigins(ApexOptions options)
+    {
+        var origins = options.AllowedOrigins.Select(o => o.Trim().TrimEnd('/')).Where(o => o.Length > 0).ToList();
+        if (Uri.TryCreate(options.PublicUrl, UriKind.Absolute, out var publicUrl))
+        {
+            origins.Add(publicUrl.GetLeftPart(UriPartial.Authority));
+        }
+
+        return [.. origins];
+    }
+
+    private ProblemHttpResult Unauthorized(HttpContext context, string reason)
+    {
+        context.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+        return Refuse(StatusCodes.Status401Unauthorized, "Unauthorized", reason, "https://tools.ietf.org/html/rfc9110#section-15.5.2");
+    }
+
+    private ProblemHttpResult Refuse(int status, string title, string detail, string type)
+    {
+        GatewayLog.Refused(logger, status, detail);
+        return TypedResults.Problem(detail: detail, statusCode: status, title: title, type: type);
+    }
+}
