@@ -1,5 +1,14 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Apex.Chat.Api;
+using Apex.Chat.Data;
+using Apex.Chat.Runs;
+using Apex.Hosting;
+using Apex.Realtime.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Apex.Chat;
 
@@ -8,12 +17,29 @@ public static class ChatModule
     /// <summary>Registers threads, messages, runs and the run executor.</summary>
     public static WebApplicationBuilder AddApexChat(this WebApplicationBuilder builder)
     {
+        var services = builder.Services;
+        services.AddOptions<ChatOptions>().BindConfiguration(ChatOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddApexDbContext<ChatDbContext>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<RunRegistry>();
+        services.AddSingleton<ThreadAnnouncer>();
+        services.AddSingleton<RunExecutor>();
+        services.AddSingleton<IRunCommandHandler>(sp => sp.GetRequiredService<RunExecutor>());
+        services.AddHostedService<RunLifecycleService>();
+        ChatMetrics.Initialize();
+        // Request and response bodies follow the Apex JSON conventions (snake_case, nulls omitted).
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        });
         return builder;
     }
 
     /// <summary>Maps the thread, message and run routes of rest-api.md.</summary>
     public static IEndpointRouteBuilder MapApexChat(this IEndpointRouteBuilder endpoints)
     {
+        endpoints.MapChatRoutes();
         return endpoints;
     }
 }

@@ -1,0 +1,720 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Apex.Agents.Data;
+using Apex.Agents.Runtime;
+using Apex.Chat.Api;
+using Apex.Chat.Data;
+using Apex.Contracts;
+using Apex.Realtime.Broker;
+using Apex.Realtime.Gateway;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Apex.Chat.Runs;
+
+/// <summary>Protocol error codes of run commands (realtime-protocol.md), shared with the REST routes.</summary>
+internal static class RunErrors
+{
+    public const string NotFound = "not_found";
+    public const string RunActive = "run_active";
+    public const string InvalidMessage = "invalid_message";
+    public const string RunNotActive = "run_not_active";
+    public const string AgentFailed = "agent_failed";
+    public const string AgentIncomplete = "agent_incomplete";
+    public const string AgentUnavailable = "agent_unavailable";
+    public const string RunTimeout = "run_timeout";
+    public const string ServerShutdown = "server_shutdown";
+}
+
+/// <summary>What went wrong when a run could not start; <see cref="Field"/> names the offending input.</summary>
+internal sealed record StartRunError(string Code, string Message, string Field);
+
+internal sealed record StartRunResult(StartRunError? Error, ChatThread? Thread, ChatMessage? Message, ChatRun? Run, bool ThreadCreated)
+{
+    public static StartRunResult Fail(string code, string message, string field) => new(new StartRunError(code, message, field), null, null, null, false);
+}
+
+/// <summary>
+/// Starts, executes and stops runs. A run is stored (user message, run record, thread claim) before
+/// anything about it is announced, then executes in the background on its own token so that it
+/// outlives the request or socket that started it. Whatever the agent does (completes, throws, stops
+/// yielding, ignores cancellation), the run ends with exactly one terminal event, published after the
+/// final state is stored.
+/// </summary>
+internal sealed class RunExecutor(
+    IServiceScopeFactory scopes,
+    IServiceProvider services,
+    RunRegistry registry,
+    ThreadAnnouncer announcer,
+    IOptions<ChatOptions> options,
+    TimeProvider time,
+    ILogger<RunExecutor> logger) : IRunCommandHandler
+{
+    private static readonly string[] TerminalStatuses = [RunStatus.Completed, RunStatus.Failed, RunStatus.Cancelled];
+
+    async Task<RunCommandResult> IRunCommandHandler.StartRunAsync(StartRunCommand command, CancellationToken ct)
+    {
+        var result = await StartAsync(command, ct);
+        return result.Error is { } error
+            ? RunCommandResult.Failure(error.Code, error.Message)
+            : RunCommandResult.Success(result.Thread!.Id, result.Run!.Id);
+    }
+
+    async Task<RunCommandResult> IRunCommandHandler.StopRunAsync(string userId, string runId, CancellationToken ct)
+    {
+        var (error, run) = await StopAsync(userId, runId, ct);
+        return error is not null ? RunCommandResult.Failure(error.Code, error.Message) : RunCommandResult.Success(run!.ThreadId, run.Id);
+    }
+
+    public async Task<StartRunResult> StartAsync(StartRunCommand command, CancellationToken ct)
+    {
+        var text = command.Text?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            return StartRunResult.Fail(RunErrors.InvalidMessage, "The message text is empty.", "content");
+        }
+
+        if (text.Length > ChatLimits.MaxMessageLength)
+        {
+            return StartRunResult.Fail(RunErrors.InvalidMessage, $"The message is longer than {ChatLimits.MaxMessageLength} characters.", "content");
+        }
+
+        if (command.ThreadId is not null && !ApexIds.HasPrefix(command.ThreadId, ApexIds.Thread))
+        {
+            return StartRunResult.Fail(RunErrors.NotFound, "Thread not found.", "thread_id");
+        }
+
+        var datasetId = command.DatasetId;
+        if (datasetId is not null)
+        {
+            // No dataset module in this process means no datasets: any id is unknown.
+            var datasets = services.GetService<IUsageDataSource>();
+            if (datasetId.Length == 0 || datasets is null || !await datasets.ExistsAsync(command.UserId, datasetId, ct))
+            {
+                return StartRunResult.Fail(RunErrors.NotFound, "Dataset not found.", "dataset_id");
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var runId = ApexIds.New(ApexIds.Run);
+        var message = new ChatMessage
+        {
+            Id = ApexIds.New(ApexIds.Message),
+            ThreadId = command.ThreadId ?? ApexIds.New(ApexIds.Thread),
+            UserId = command.UserId,
+            Role = MessageRole.User,
+            Content = text,
+            RunId = runId,
+            DatasetId = datasetId,
+            CreatedAt = now,
+        };
+        var active = new ActiveRun(runId, message.ThreadId, command.UserId, message.Id, text);
+        // Registered before it is stored, so a stop arriving between the commit and the start finds it.
+        registry.Add(active);
+        StartRunResult result;
+        try
+        {
+            result = await StoreAsync(command.ThreadId is null, message, runId, now, ct);
+        }
+        catch
+        {
+            registry.Remove(active);
+            active.Cancellation.Dispose();
+            throw;
+        }
+
+        if (result.Error is not null)
+        {
+            registry.Remove(active);
+            active.Cancellation.Dispose();
+            return result;
+        }
+
+        ChatMetrics.RunsStarted.Inc();
+        Log.RunStarted(logger, runId, message.ThreadId, command.UserId);
+        active.DatasetId = result.Run!.DatasetId;
+        if (result.ThreadCreated)
+        {
+            await announcer.AnnounceAsync(command.UserId, EventTypes.ThreadCreated, result.Thread!.ToResponse());
+        }
+
+        active.Cancellation.CancelAfter(TimeSpan.FromSeconds(options.Value.RunTimeoutSeconds));
+        active.Completion = Task.Run(() => ExecuteAsync(active), CancellationToken.None);
+        return result;
+    }
+
+    /// <summary>Claims the thread for the run and stores the message and the run, in one transaction.</summary>
+    private async Task<StartRunResult> StoreAsync(bool newThread, ChatMessage message, string runId, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        ChatThread thread;
+        if (newThread)
+        {
+            thread = new ChatThread
+            {
+                Id = message.ThreadId,
+                UserId = message.UserId,
+                Title = DeriveTitle(message.Content),
+                CreatedAt = now,
+                UpdatedAt = now,
+                LastRunStatus = RunStatus.Queued,
+                LastDatasetId = message.DatasetId,
+                ActiveRunId = runId,
+            };
+            db.Threads.Add(thread);
+        }
+        else
+        {
+            var datasetId = message.DatasetId;
+            // The claim is one conditional UPDATE: of two racing messages exactly one matches
+            // "no active run". A claim left by a run that has ended (its final write failed) is stale
+            // and may be taken over.
+            var claimed = await db.Threads
+                .Where(t => t.Id == message.ThreadId && t.UserId == message.UserId
+                    && (t.ActiveRunId == null || db.Runs.Any(r => r.Id == t.ActiveRunId && TerminalStatuses.Contains(r.Status))))
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.ActiveRunId, runId)
+                    .SetProperty(t => t.UpdatedAt, now)
+                    .SetProperty(t => t.LastRunStatus, RunStatus.Queued)
+                    .SetProperty(t => t.LastDatasetId, t => datasetId ?? t.LastDatasetId), ct);
+            if (claimed == 0)
+            {
+                var exists = await db.Threads.AsNoTracking().AnyAsync(t => t.Id == message.ThreadId && t.UserId == message.UserId, ct);
+                return exists
+                    ? StartRunResult.Fail(RunErrors.RunActive, "The thread has an active run; wait for it to end or stop it.", "thread_id")
+                    : StartRunResult.Fail(RunErrors.NotFound, "Thread not found.", "thread_id");
+            }
+
+            thread = await db.Threads.AsNoTracking().SingleAsync(t => t.Id == message.ThreadId && t.UserId == message.UserId, ct);
+        }
+
+        var run = new ChatRun
+        {
+            Id = runId,
+            ThreadId = thread.Id,
+            UserId = message.UserId,
+            Status = RunStatus.Queued,
+            DatasetId = message.DatasetId ?? thread.LastDatasetId,
+            CreatedAt = now,
+        };
+        db.Messages.Add(message);
+        db.Runs.Add(run);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return new StartRunResult(null, thread, message, run, newThread);
+    }
+
+    public async Task<(StartRunError? Error, ChatRun? Run)> StopAsync(string userId, string runId, CancellationToken ct)
+    {
+        if (!ApexIds.HasPrefix(runId, ApexIds.Run))
+        {
+            return (new StartRunError(RunErrors.NotFound, "Run not found.", "run_id"), null);
+        }
+
+        // The registry only holds the caller's runs for the caller: another user's id is not found.
+        var active = registry.Find(userId, runId);
+        active?.Cancel(CancelReason.UserStop);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
+        var run = await db.Runs.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId && r.UserId == userId, ct);
+        if (active is not null)
+        {
+            // Acknowledged even when the stop raced with the run's own end: the stream shows how it ended.
+            return (null, run ?? new ChatRun
+            {
+                Id = active.RunId,
+                ThreadId = active.ThreadId,
+                UserId = active.UserId,
+                Status = RunStatus.Queued,
+                CreatedAt = time.GetUtcNow(),
+            });
+        }
+
+        if (run is null)
+        {
+            return (new StartRunError(RunErrors.NotFound, "Run not found.", "run_id"), null);
+        }
+
+        return RunStatus.IsActive(run.Status)
+            ? (null, run)
+            : (new StartRunError(RunErrors.RunNotActive, "The run has already ended.", "run_id"), run);
+    }
+
+    /// <summary>Cancels the runs of a thread about to be deleted and waits briefly for their last event.</summary>
+    public async Task CancelThreadRunsAsync(string userId, string threadId)
+    {
+        if (registry.FindByThread(userId, threadId) is { } run)
+        {
+            run.Cancel(CancelReason.ThreadDeleted);
+            await run.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private static string DeriveTitle(string text)
+    {
+        var line = text.AsSpan().Trim();
+        var end = line.IndexOfAny('\r', '\n');
+        if (end >= 0)
+        {
+            line = line[..end].TrimEnd();
+        }
+
+        return line.Length <= ChatLimits.DerivedTitleLength ? line.ToString() : string.Concat(line[..(ChatLimits.DerivedTitleLength - 1)].TrimEnd(), "…");
+    }
+
+    private async Task ExecuteAsync(ActiveRun active)
+    {
+        var started = time.GetTimestamp();
+        ChatMetrics.RunsActive.Inc();
+        var state = new RunState(active, time.GetUtcNow());
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            state.Db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
+            Outcome outcome;
+            try
+            {
+                outcome = await RunAgentAsync(scope.ServiceProvider, state);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Storage or broker trouble outside the agent: still end the run visibly.
+                Log.ExecutorFailed(logger, ex, active.RunId);
+                outcome = Outcome.Fail(RunErrors.AgentFailed, "The run failed.");
+            }
+
+            await FinishAsync(state, outcome);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.ExecutorFailed(logger, ex, active.RunId);
+        }
+        finally
+        {
+            ChatMetrics.RunsActive.Dec();
+            var elapsed = time.GetElapsedTime(started);
+            ChatMetrics.RunsFinished.WithLabels(state.FinalStatus).Inc();
+            ChatMetrics.RunDuration.WithLabels(state.FinalStatus).Observe(elapsed.TotalSeconds);
+            Log.RunFinished(logger, active.RunId, state.FinalStatus, (long)elapsed.TotalMilliseconds);
+            registry.Remove(active);
+        }
+    }
+
+    private async Task<Outcome> RunAgentAsync(IServiceProvider scoped, RunState state)
+    {
+        var active = state.Run;
+        var db = state.Db!;
+        var now = time.GetUtcNow();
+        await db.Runs.Where(r => r.Id == active.RunId && r.Status == RunStatus.Queued)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, RunStatus.Running).SetProperty(r => r.StartedAt, now));
+        await db.Threads.Where(t => t.Id == active.ThreadId && t.ActiveRunId == active.RunId)
+            .ExecuteUpdateAsync(s => s.SetProperty(t => t.LastRunStatus, RunStatus.Running));
+
+        var runtime = scoped.GetService<IAgentRuntime>();
+        if (runtime is null)
+        {
+            return Outcome.Fail(RunErrors.AgentUnavailable, "No agent is configured on this server.");
+        }
+
+        var historySize = options.Value.HistoryMessages;
+        var history = await db.Messages.AsNoTracking()
+            .Where(m => m.ThreadId == active.ThreadId && m.UserId == active.UserId && m.Id != active.UserMessageId)
+            .OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id)
+            .Take(historySize)
+            .Select(m => new ChatTurn(m.Role, m.Content))
+            .ToListAsync();
+        history.Reverse();
+
+        var request = new AgentRunRequest
+        {
+            RunId = active.RunId,
+            ThreadId = active.ThreadId,
+            UserId = active.UserId,
+            UserText = active.Text,
+            DatasetId = active.DatasetId,
+            History = history,
+        };
+
+        var token = active.Cancellation.Token;
+        IAsyncEnumerator<AgentEvent>? events = null;
+        Task<bool>? pending = null;
+        try
+        {
+            events = runtime.RunAsync(request, token).GetAsyncEnumerator(token);
+            while (true)
+            {
+                bool hasNext;
+                try
+                {
+                    pending = events.MoveNextAsync().AsTask();
+                    // WaitAsync: a stop ends the run within the protocol's bound even when the agent is
+                    // stuck in code that does not observe its token.
+                    hasNext = await pending.WaitAsync(token);
+                    pending = null;
+                }
+                catch (Exception) when (token.IsCancellationRequested)
+                {
+                    return Outcome.Cancelled(active.Reason);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    pending = null;
+                    Log.AgentFailed(logger, ex, active.RunId);
+                    return Outcome.Fail(RunErrors.AgentFailed, "The agent stopped with an error.");
+                }
+
+                if (!hasNext)
+                {
+                    if (token.IsCancellationRequested)
+                    {
+                        return Outcome.Cancelled(active.Reason);
+                    }
+
+                    Log.AgentIncomplete(logger, active.RunId);
+                    return Outcome.Fail(RunErrors.AgentIncomplete, "The agent ended without a result.");
+                }
+
+                var agentEvent = events.Current;
+                if (agentEvent.IsTerminal)
+                {
+                    return Outcome.FromAgent(agentEvent);
+                }
+
+                await EmitAsync(state, agentEvent);
+            }
+        }
+        finally
+        {
+            if (events is not null)
+            {
+                _ = ReleaseAsync(events, pending, active);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Disposes the agent's enumerator once its last MoveNextAsync has returned (an iterator cannot be
+    /// disposed mid-step), then the run's token source. Runs detached so a stuck agent never delays
+    /// the terminal event.
+    /// </summary>
+    private static async Task ReleaseAsync(IAsyncEnumerator<AgentEvent> events, Task<bool>? pending, ActiveRun active)
+    {
+        try
+        {
+            if (pending is not null)
+            {
+                await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            await events.DisposeAsync();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The run is over; an agent that fails while being disposed has nothing left to report.
+            _ = ex;
+        }
+        finally
+        {
+            await active.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            active.Cancellation.Dispose();
+        }
+    }
+
+    /// <summary>Publishes one non-terminal agent event and records what it opens or closes.</summary>
+    private async Task EmitAsync(RunState state, AgentEvent agentEvent)
+    {
+        if (!state.Opened && !(agentEvent.Type == EventTypes.AgentStarted && agentEvent.AgentName == AgentEvent.TopAgent))
+        {
+            // The protocol promises that a run opens with the top agent's agent_started.
+            await PublishAsync(state, AgentEvent.Started(AgentEvent.TopAgent, "Working on your request."));
+        }
+
+        state.Opened = true;
+        var payload = agentEvent.Payload;
+        switch (agentEvent.Type)
+        {
+            case EventTypes.AgentStarted when agentEvent.AgentName != AgentEvent.TopAgent:
+                state.OpenAgents.Add(agentEvent.AgentName);
+                break;
+            case EventTypes.AgentCompleted:
+                var index = state.OpenAgents.LastIndexOf(agentEvent.AgentName);
+                if (index >= 0)
+                {
+                    state.OpenAgents.RemoveAt(index);
+                }
+
+                break;
+            case EventTypes.ToolExecuting when TryGetString(payload, "tool_call_id") is { } callId:
+                state.OpenTools.Add((callId, TryGetString(payload, "tool_name") ?? "unknown", agentEvent.AgentName));
+                break;
+            case EventTypes.ToolCompleted when TryGetString(payload, "tool_call_id") is { } callId:
+                state.OpenTools.RemoveAll(t => t.CallId == callId);
+                break;
+            case EventTypes.AgentMessageDelta when TryGetString(payload, "delta") is { } delta:
+                state.Answer.Append(delta);
+                break;
+        }
+
+        await PublishAsync(state, agentEvent);
+    }
+
+    private async Task FinishAsync(RunState state, Outcome outcome)
+    {
+        var active = state.Run;
+        if (!state.Opened)
+        {
+            await PublishAsync(state, AgentEvent.Started(AgentEvent.TopAgent, "Working on your request."));
+            state.Opened = true;
+        }
+
+        // Close what the agent left open, innermost last-opened first, so every tool_executing has its
+        // tool_completed and every sub-agent its agent_completed, whatever ended the run.
+        var closing = outcome.Kind == OutcomeKind.Cancelled ? "cancelled" : "the run ended before this step finished";
+        for (var i = state.OpenTools.Count - 1; i >= 0; i--)
+        {
+            var (callId, toolName, agent) = state.OpenTools[i];
+            await PublishAsync(state, AgentEvent.ToolCompleted(agent, callId, toolName, null, 0, ok: false, error: closing));
+        }
+
+        for (var i = state.OpenAgents.Count - 1; i >= 0; i--)
+        {
+            await PublishAsync(state, AgentEvent.Completed(state.OpenAgents[i], "cancelled", null, DurationMs(state)));
+        }
+
+        var (terminal, status) = BuildTerminal(state, outcome);
+        string? report = null;
+        string? answer = null;
+        string? errorCode = null;
+        string? errorMessage = null;
+        if (terminal.Type == EventTypes.AgentCompleted)
+        {
+            if (terminal.Payload.TryGetProperty("report", out var r) && r.ValueKind == JsonValueKind.Object)
+            {
+                report = r.GetRawText();
+            }
+
+            if (status == RunStatus.Completed)
+            {
+                answer = state.Answer.Length > 0 ? state.Answer.ToString() : AnswerFrom(terminal.Payload);
+            }
+        }
+        else
+        {
+            errorCode = TryGetString(terminal.Payload, "code") ?? RunErrors.AgentFailed;
+            errorMessage = TryGetString(terminal.Payload, "message");
+        }
+
+        state.FinalStatus = status;
+        // The final answer and state are stored before the terminal event is sent (realtime-protocol.md
+        // section 4): a client that sees the end can reload the thread and find the answer.
+        await StoreFinalAsync(state, status, answer, report, errorCode, errorMessage);
+        await PublishAsync(state, terminal);
+    }
+
+    private (AgentEvent Terminal, string Status) BuildTerminal(RunState state, Outcome outcome)
+    {
+        switch (outcome.Kind)
+        {
+            case OutcomeKind.Agent:
+                var ev = outcome.Event!;
+                if (ev.Type == EventTypes.AgentError)
+                {
+                    return (ev, RunStatus.Failed);
+                }
+
+                var cancelled = TryGetString(ev.Payload, "status") == "cancelled";
+                return (ev, cancelled ? RunStatus.Cancelled : RunStatus.Completed);
+            case OutcomeKind.Cancelled when outcome.Reason == CancelReason.Timeout:
+                return (AgentEvent.Error(AgentEvent.TopAgent, RunErrors.RunTimeout,
+                    $"The run took longer than {options.Value.RunTimeoutSeconds} s and was stopped.", final: true), RunStatus.Failed);
+            case OutcomeKind.Cancelled when outcome.Reason == CancelReason.Shutdown:
+                return (AgentEvent.Error(AgentEvent.TopAgent, RunErrors.ServerShutdown,
+                    "The server is shutting down; the run was stopped. Send the message again to retry.", final: true), RunStatus.Failed);
+            case OutcomeKind.Cancelled:
+                return (AgentEvent.Completed(AgentEvent.TopAgent, "cancelled", new CancelledResult(ReasonText(outcome.Reason)), DurationMs(state), final: true),
+                    RunStatus.Cancelled);
+            default:
+                return (AgentEvent.Error(AgentEvent.TopAgent, outcome.Code!, outcome.Message!, final: true), RunStatus.Failed);
+        }
+    }
+
+    private static string ReasonText(CancelReason reason) => reason switch
+    {
+        CancelReason.ThreadDeleted => "thread_deleted",
+        _ => "stopped_by_user",
+    };
+
+    private long DurationMs(RunState state) => (long)(time.GetUtcNow() - state.StartedAt).TotalMilliseconds;
+
+    /// <summary>The answer text when the agent streamed none: its result's answer, else a summary.</summary>
+    private static string? AnswerFrom(JsonElement payload)
+    {
+        if (payload.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        if (payload.TryGetProperty("result", out var result))
+        {
+            if (result.ValueKind == JsonValueKind.String)
+            {
+                return result.GetString();
+            }
+
+            if ((TryGetString(result, "answer") ?? TryGetString(result, "text") ?? TryGetString(result, "summary")) is { Length: > 0 } text)
+            {
+                return text;
+            }
+        }
+
+        return payload.TryGetProperty("report", out var report) ? TryGetString(report, "summary") : null;
+    }
+
+    private async Task StoreFinalAsync(RunState state, string status, string? answer, string? report, string? errorCode, string? errorMessage)
+    {
+        var active = state.Run;
+        var db = state.Db;
+        if (db is null)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        try
+        {
+            db.ChangeTracker.Clear();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            if (!string.IsNullOrEmpty(answer))
+            {
+                var exists = await db.Threads.AnyAsync(t => t.Id == active.ThreadId && t.UserId == active.UserId);
+                if (exists)
+                {
+                    db.Messages.Add(new ChatMessage
+                    {
+                        Id = ApexIds.New(ApexIds.Message),
+                        ThreadId = active.ThreadId,
+                        UserId = active.UserId,
+                        Role = MessageRole.Assistant,
+                        Content = answer,
+                        RunId = active.RunId,
+                        CreatedAt = now,
+                    });
+                    await db.SaveChangesAsync();
+                }
+            }
+
+            await db.Runs.Where(r => r.Id == active.RunId).ExecuteUpdateAsync(s => s
+                .SetProperty(r => r.Status, status)
+                .SetProperty(r => r.StartedAt, r => r.StartedAt ?? now)
+                .SetProperty(r => r.FinishedAt, now)
+                .SetProperty(r => r.Report, report)
+                .SetProperty(r => r.ErrorCode, errorCode)
+                .SetProperty(r => r.ErrorMessage, errorMessage));
+            await db.Threads.Where(t => t.Id == active.ThreadId && t.ActiveRunId == active.RunId).ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.ActiveRunId, (string?)null)
+                .SetProperty(t => t.LastRunStatus, status)
+                .SetProperty(t => t.UpdatedAt, now));
+            await tx.CommitAsync();
+        }
+        catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or System.Data.Common.DbException)
+        {
+            db.ChangeTracker.Clear();
+            Log.PersistFailed(logger, ex, active.RunId);
+        }
+    }
+
+    /// <summary>Publishes to the owner's stream, then stores the envelope as published (with its seq).</summary>
+    private async Task PublishAsync(RunState state, AgentEvent agentEvent)
+    {
+        var active = state.Run;
+        var envelope = new EventEnvelope
+        {
+            Type = agentEvent.Type,
+            RunId = active.RunId,
+            ThreadId = active.ThreadId,
+            AgentName = agentEvent.AgentName,
+            Timestamp = time.GetUtcNow(),
+            Payload = agentEvent.Payload.ValueKind == JsonValueKind.Undefined ? EmptyObject : agentEvent.Payload,
+        };
+
+        EventEnvelope published;
+        try
+        {
+            published = await services.GetRequiredService<IEventBroker>().PublishAsync(active.UserId, envelope, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.PublishFailed(logger, ex, active.RunId, agentEvent.Type);
+            return;
+        }
+
+        if (state.Db is not { } db)
+        {
+            return;
+        }
+
+        try
+        {
+            db.RunEvents.Add(new ChatRunEvent
+            {
+                RunId = active.RunId,
+                UserId = active.UserId,
+                Seq = published.Seq ?? 0,
+                Type = published.Type,
+                Envelope = JsonSerializer.Serialize(published, ApexJson.Options),
+                CreatedAt = published.Timestamp,
+            });
+            await db.SaveChangesAsync();
+        }
+        catch (DbUpdateException ex)
+        {
+            Log.PersistFailed(logger, ex, active.RunId);
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
+    }
+
+    private static readonly JsonElement EmptyObject = ChatMapping.ParseElement("{}");
+
+    private static string? TryGetString(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    private sealed record CancelledResult(string Reason);
+
+    private sealed class RunState(ActiveRun run, DateTimeOffset startedAt)
+    {
+        public ActiveRun Run { get; } = run;
+        public DateTimeOffset StartedAt { get; } = startedAt;
+        public ChatDbContext? Db { get; set; }
+        public bool Opened { get; set; }
+        public List<string> OpenAgents { get; } = [];
+        public List<(string CallId, string ToolName, string Agent)> OpenTools { get; } = [];
+        public StringBuilder Answer { get; } = new();
+        public string FinalStatus { get; set; } = RunStatus.Failed;
+    }
+
+    private enum OutcomeKind
+    {
+        Agent,
+        Cancelled,
+        Failed,
+    }
+
+    private sealed record Outcome(OutcomeKind Kind, AgentEvent? Event, CancelReason Reason, string? Code, string? Message)
+    {
+        public static Outcome FromAgent(AgentEvent e) => new(OutcomeKind.Agent, e, CancelReason.None, null, null);
+
+        public static Outcome Cancelled(CancelReason reason) => new(OutcomeKind.Cancelled, null, reason, null, null);
+
+        public static Outcome Fail(string code, string message) => new(OutcomeKind.Failed, null, CancelReason.None, code, message);
+    }
+}
