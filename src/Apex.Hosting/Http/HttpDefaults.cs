@@ -1,4 +1,19 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Apex.Hosting.Http;
 
@@ -10,11 +25,84 @@ public static class HttpDefaults
 {
     public static WebApplicationBuilder AddApexHttpDefaults(this WebApplicationBuilder builder)
     {
+        var services = builder.Services;
+        services.AddOptions<HttpLimitsOptions>().BindConfiguration(HttpLimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HttpLimitsOptions>>((kestrel, limits) =>
+        {
+            kestrel.Limits.MaxRequestBodySize = limits.Value.MaxRequestBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
+        // Body binding errors are thrown so that ApexHttpMiddleware can answer them with a 422 problem
+        // listing the field, instead of an empty 400.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+
+        services.AddCors();
+        services.AddOptions<CorsOptions>().Configure<IOptions<ApexOptions>>((cors, apex) =>
+        {
+            var origins = apex.Value.AllowedOrigins.Where(o => !string.IsNullOrWhiteSpace(o)).Select(o => o.TrimEnd('/')).ToArray();
+            cors.AddDefaultPolicy(policy =>
+            {
+                if (origins.Length > 0)
+                {
+                    policy.WithOrigins(origins).AllowCredentials();
+                }
+
+                policy.WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
+                    .WithHeaders("Authorization", "Content-Type", "Accept", "Last-Event-ID", "Idempotency-Key")
+                    .WithExposedHeaders("Retry-After", "Location")
+                    .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
+            });
+        });
+
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = async (context, ct) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
+                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+                context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await Problems.Result(StatusCodes.Status429TooManyRequests, $"Too many requests; retry in {seconds} s.")
+                    .ExecuteAsync(context.HttpContext);
+            };
+        });
         return builder;
     }
 
     public static WebApplication UseApexHttpDefaults(this WebApplication app)
     {
+        app.UseMiddleware<ApexHttpMiddleware>();
+        app.UseRouting();
+        app.UseCors();
+        if (app.Services.GetService<IAuthenticationSchemeProvider>() is not null)
+        {
+            app.UseAuthentication();
+        }
+
+        if (app.Services.GetService<IAuthorizationPolicyProvider>() is not null)
+        {
+            app.UseAuthorization();
+        }
+
+        app.UseRateLimiter();
         return app;
     }
+
+    /// <summary>The wire conventions of <c>Apex.Contracts.ApexJson</c> for minimal API bodies.</summary>
+    public static void ConfigureJson(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.DictionaryKeyPolicy = null;
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+    }
+
+    /// <summary>Sets the largest body this route (or group) accepts; larger ones get a 413 problem.</summary>
+    public static TBuilder WithRequestSizeLimit<TBuilder>(this TBuilder builder, long maxBytes)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new RequestSizeLimit(maxBytes));
 }

@@ -1,0 +1,195 @@
+using System.Security.Claims;
+using Apex.Auth.Keys;
+using Apex.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Apex.Auth.Tokens;
+
+internal static class TokenTypes
+{
+    public const string Access = "access";
+    public const string Refresh = "refresh";
+}
+
+/// <summary>Stable reasons a token is refused (the <c>reason</c> of <c>/auth/validate</c>).</summary>
+public static class TokenFailureReasons
+{
+    public const string Missing = "missing_token";
+    public const string Malformed = "malformed";
+    public const string InvalidSignature = "invalid_signature";
+    public const string UnknownKey = "unknown_key";
+    public const string InvalidAlgorithm = "invalid_algorithm";
+    public const string InvalidIssuer = "invalid_issuer";
+    public const string InvalidAudience = "invalid_audience";
+    public const string Expired = "expired";
+    public const string NotYetValid = "not_yet_valid";
+    public const string WrongTokenType = "wrong_token_type";
+    public const string Revoked = "revoked";
+    public const string Reused = "reused";
+    public const string Invalid = "invalid_token";
+}
+
+internal sealed record IssuedToken(string Token, string TokenId, DateTimeOffset ExpiresAt);
+
+/// <summary>A token whose signature, issuer, audience, lifetime and type were checked.</summary>
+internal sealed record CheckedToken(
+    string UserId,
+    string Email,
+    string TokenId,
+    string? SessionId,
+    DateTimeOffset ExpiresAt,
+    ClaimsIdentity Identity);
+
+/// <summary>Mints and checks Apex JWTs with the key source of this role.</summary>
+internal sealed class TokenService
+{
+    /// <summary>Longer input is not a token we issued; refuse it before parsing.</summary>
+    public const int MaxTokenLength = 8192;
+
+    private readonly ISigningKeySource _keys;
+    private readonly AuthOptions _options;
+    private readonly TimeProvider _time;
+    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+    private (KeySet Keys, TokenValidationParameters Parameters)? _parameters;
+
+    public TokenService(ISigningKeySource keys, IOptions<AuthOptions> options, IOptions<ApexOptions> apex, TimeProvider time)
+    {
+        _keys = keys;
+        _options = options.Value;
+        _time = time;
+        Issuer = ResolveIssuer(_options, apex.Value);
+        Algorithm = IsSharedSecretMode(_options) ? KeyMaterial.Hs256 : KeyMaterial.Es256;
+    }
+
+    public string Issuer { get; }
+
+    public string Audience => _options.Audience;
+
+    public string Algorithm { get; }
+
+    public static bool IsSharedSecretMode(AuthOptions options) =>
+        string.Equals(options.SigningAlgorithm, "HS256", StringComparison.OrdinalIgnoreCase);
+
+    public static string ResolveIssuer(AuthOptions options, ApexOptions apex) =>
+        !string.IsNullOrWhiteSpace(options.Issuer) ? options.Issuer
+        : !string.IsNullOrWhiteSpace(apex.PublicUrl) ? apex.PublicUrl.TrimEnd('/')
+        : AuthOptions.DefaultIssuer;
+
+    public async Task<IssuedToken> CreateAsync(string type, string userId, string email, string sessionId, DateTimeOffset expiresAt, CancellationToken ct)
+    {
+        var keys = await _keys.GetAsync(ct);
+        var now = _time.GetUtcNow();
+        var key = keys.Current(now) ?? throw new InvalidOperationException("This node has no signing key (API role nodes do not issue tokens).");
+        var tokenId = Guid.CreateVersion7().ToString("N");
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = _options.Audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = expiresAt.UtcDateTime,
+            SigningCredentials = new SigningCredentials(key.PrivateKey, key.Algorithm),
+            Claims = new Dictionary<string, object>
+            {
+                [ApexClaims.Subject] = userId,
+                [ApexClaims.Email] = email,
+                [ApexClaims.TokenId] = tokenId,
+                [ApexClaims.TokenType] = type,
+                [ApexClaims.LegacyTokenType] = type,
+                [ApexClaims.SessionId] = sessionId,
+            },
+        };
+        return new IssuedToken(_handler.CreateToken(descriptor), tokenId, DateTimeOffset.FromUnixTimeSeconds(expiresAt.ToUnixTimeSeconds()));
+    }
+
+    /// <summary>Checks everything but revocation; returns a failure reason or the token's facts.</summary>
+    public async Task<(CheckedToken? Token, string? Failure)> CheckAsync(string token, string expectedType, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(token))
+        {
+            return (null, TokenFailureReasons.Missing);
+        }
+
+        if (token.Length > MaxTokenLength)
+        {
+            return (null, TokenFailureReasons.Malformed);
+        }
+
+        var keys = await _keys.GetAsync(ct);
+        var result = await _handler.ValidateTokenAsync(token, ParametersFor(keys));
+        if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && _keys.CanRefresh)
+        {
+            var refreshed = await _keys.RefreshAsync(ct);
+            if (!ReferenceEquals(refreshed, keys))
+            {
+                result = await _handler.ValidateTokenAsync(token, ParametersFor(refreshed));
+            }
+        }
+
+        if (!result.IsValid)
+        {
+            return (null, Reason(result.Exception));
+        }
+
+        var jwt = (JsonWebToken)result.SecurityToken;
+        if (!jwt.TryGetPayloadValue<string>(ApexClaims.TokenType, out var type) || type != expectedType)
+        {
+            return (null, TokenFailureReasons.WrongTokenType);
+        }
+
+        if (!jwt.TryGetPayloadValue<string>(ApexClaims.Subject, out var sub) || string.IsNullOrEmpty(sub)
+            || !jwt.TryGetPayloadValue<string>(ApexClaims.TokenId, out var jti) || string.IsNullOrEmpty(jti))
+        {
+            return (null, TokenFailureReasons.Invalid);
+        }
+
+        jwt.TryGetPayloadValue<string>(ApexClaims.Email, out var email);
+        jwt.TryGetPayloadValue<string>(ApexClaims.SessionId, out var sid);
+        return (new CheckedToken(sub, email ?? "", jti, sid, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), result.ClaimsIdentity), null);
+    }
+
+    private TokenValidationParameters ParametersFor(KeySet keys)
+    {
+        var cached = _parameters;
+        if (cached is { } c && ReferenceEquals(c.Keys, keys))
+        {
+            return c.Parameters;
+        }
+
+        var parameters = new TokenValidationParameters
+        {
+            ValidIssuer = Issuer,
+            ValidAudience = _options.Audience,
+            IssuerSigningKeys = keys.ValidationKeys,
+            ValidAlgorithms = [Algorithm],
+            ClockSkew = TimeSpan.FromSeconds(_options.ClockSkewSeconds),
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+            ValidateIssuer = true,
+            ValidateAudience = true,
+            ValidateLifetime = true,
+            ValidateIssuerSigningKey = true,
+            // A token naming a kid we do not have is refused, not tried against every key.
+            TryAllIssuerSigningKeys = false,
+            NameClaimType = ApexClaims.Email,
+            AuthenticationType = AuthModule.SchemeName,
+        };
+        _parameters = (keys, parameters);
+        return parameters;
+    }
+
+    private static string Reason(Exception? exception) => exception switch
+    {
+        SecurityTokenExpiredException => TokenFailureReasons.Expired,
+        SecurityTokenNotYetValidException => TokenFailureReasons.NotYetValid,
+        SecurityTokenInvalidIssuerException => TokenFailureReasons.InvalidIssuer,
+        SecurityTokenInvalidAudienceException => TokenFailureReasons.InvalidAudience,
+        SecurityTokenInvalidAlgorithmException => TokenFailureReasons.InvalidAlgorithm,
+        SecurityTokenSignatureKeyNotFoundException => TokenFailureReasons.UnknownKey,
+        SecurityTokenInvalidSignatureException => TokenFailureReasons.InvalidSignature,
+        SecurityTokenMalformedException or ArgumentException => TokenFailureReasons.Malformed,
+        _ => TokenFailureReasons.Invalid,
+    };
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Net.Mail;
+using System.Text;
+
+namespace Apex.Auth.Users;
+
+/// <summary>Email and display-name rules shared by the routes and <c>apex user add</c>.</summary>
+internal static class UserRules
+{
+    public const int MaxEmailLength = 254;
+    public const int MaxNameLength = 200;
+
+    /// <summary>Trimmed, NFC, lower-case: the one stored and compared form.</summary>
+    public static string NormalizeEmail(string email) =>
+        email.Trim().Normalize(NormalizationForm.FormC).ToLowerInvariant();
+
+    /// <summary>Why this (normalised) email is not acceptable, or null.</summary>
+    public static string? EmailProblem(string email)
+    {
+        if (email.Length == 0)
+        {
+            return "The email is required.";
+        }
+
+        if (email.Length > MaxEmailLength)
+        {
+            return $"The email may have at most {MaxEmailLength} characters.";
+        }
+
+        foreach (var c in email)
+        {
+            if (char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '"' or '(' or ')' or ',' or ';' or '\\' or '[' or ']' or '\'')
+            {
+                return "The email contains characters an address cannot have.";
+            }
+        }
+
+        var at = email.IndexOf('@', StringComparison.Ordinal);
+        if (at <= 0 || at != email.LastIndexOf('@') || at == email.Length - 1
+            || !email[(at + 1)..].Contains('.', StringComparison.Ordinal) || email.EndsWith('.') || email[(at + 1)..].StartsWith('.')
+            || !MailAddress.TryCreate(email, out var parsed) || !string.Equals(parsed.Address, email, StringComparison.Ordinal))
+        {
+            return "The email is not a valid address.";
+        }
+
+        return null;
+    }
+
+    /// <summary>Why this display name is not acceptable, or null. Markup is data, not a problem: clients escape it.</summary>
+    public static string? NameProblem(string name)
+    {
+        if (name.Length > MaxNameLength)
+        {
+            return $"The name may have at most {MaxNameLength} characters.";
+        }
+
+        foreach (var c in name)
+        {
+            var category = char.GetUnicodeCategory(c);
+            if (category is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.OtherNotAssigned)
+            {
+                return "The name contains control or invisible formatting characters.";
+            }
+        }
+
+        return name.EnumerateRunes().Any(r => r == Rune.ReplacementChar) ? "The name is not valid text." : null;
+    }
+}

@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Apex.Hosting.Http;
+
+/// <summary>
+/// Outermost middleware: security headers on every response, problem JSON for errors that would
+/// otherwise have an empty body (unknown route, 405, Kestrel limits, body binding failures) and for
+/// unhandled exceptions, without a stack trace or the request's content.
+/// </summary>
+internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<HttpLimitsOptions> limits, ILogger<ApexHttpMiddleware> logger)
+{
+    private readonly string _hsts = $"max-age={limits.Value.HstsMaxAgeSeconds.ToString(CultureInfo.InvariantCulture)}; includeSubDomains";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        context.Response.OnStarting(static state =>
+        {
+            var (ctx, hsts) = ((HttpContext, string))state;
+            var headers = ctx.Response.Headers;
+            headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
+            headers["Referrer-Policy"] = "no-referrer";
+            if (!headers.ContainsKey(HeaderNames.ContentSecurityPolicy))
+            {
+                headers.ContentSecurityPolicy = "frame-ancestors 'none'";
+            }
+
+            if (ctx.Request.IsHttps)
+            {
+                headers.StrictTransportSecurity = hsts;
+            }
+
+            return Task.CompletedTask;
+        }, (context, _hsts));
+
+        try
+        {
+            await next(context);
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            await WriteBadRequestAsync(context, ex);
+            return;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is nobody to answer.
+            return;
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            LogUnhandled(logger, ex, context.Request.Method, context.Request.Path);
+            ClearResponse(context);
+            await Problems.Result(StatusCodes.Status500InternalServerError, "An unexpected error occurred; it has been logged.").ExecuteAsync(context);
+            return;
+        }
+
+        var response = context.Response;
+        if (!response.HasStarted && response.StatusCode >= 400 && response.ContentLength is null or 0
+            && string.IsNullOrEmpty(response.ContentType) && !HttpMethods.IsHead(context.Request.Method))
+        {
+            await Problems.Result(response.StatusCode, DetailFor(response.StatusCode, context)).ExecuteAsync(context);
+        }
+    }
+
+    private static async Task WriteBadRequestAsync(HttpContext context, BadHttpRequestException ex)
+    {
+        ClearResponse(context);
+        switch (ex.StatusCode)
+        {
+            case StatusCodes.Status413PayloadTooLarge:
+                await Problems.Result(413, "The request body is larger than this route accepts.").ExecuteAsync(context);
+                return;
+            case StatusCodes.Status415UnsupportedMediaType:
+                await Problems.Result(415, "Send the body as application/json.").ExecuteAsync(context);
+                return;
+            case StatusCodes.Status400BadRequest when ex.InnerException is JsonException json:
+                await Problems.Validation(new Dictionary<string, string[]>
+                {
+                    [FieldOf(json.Path)] = [json.Path is null or "$" ? "The body is not valid JSON." : "This value is missing, malformed or of the wrong type."],
+                }, "The request body is not valid JSON for this route.").ExecuteAsync(context);
+                return;
+            case StatusCodes.Status400BadRequest when ex.Message.Contains("from body", StringComparison.Ordinal)
+                                                   || ex.Message.Contains("request body", StringComparison.OrdinalIgnoreCase):
+                await Problems.Validation(new Dictionary<string, string[]> { ["body"] = ["A JSON body is required."] }).ExecuteAsync(context);
+                return;
+            default:
+                // Kestrel's own messages name only protocol facts, never request content.
+                await Problems.Result(ex.StatusCode is >= 400 and < 500 ? ex.StatusCode : 400, "The request is malformed.").ExecuteAsync(context);
+                return;
+        }
+    }
+
+    /// <summary><c>$.user.email</c> becomes <c>user.email</c>; the whole body is <c>body</c>.</summary>
+    private static string FieldOf(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$")
+        {
+            return "body";
+        }
+
+        return path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+    }
+
+    private static void ClearResponse(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = null;
+        context.Response.ContentLength = null;
+        context.Response.Headers.Remove(HeaderNames.ContentType);
+    }
+
+    private static string DetailFor(int status, HttpContext context) => status switch
+    {
+        404 => "No resource at this address.",
+        405 => $"{context.Request.Method} is not allowed here.",
+        401 => "Authentication is required.",
+        403 => "You may not do this.",
+        413 => "The request body is larger than this route accepts.",
+        415 => "Send the body as application/json.",
+        429 => "Too many requests; slow down.",
+        _ => Problems.Title(status) + ".",
+    };
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);
+}
