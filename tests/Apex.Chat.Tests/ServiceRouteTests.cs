@@ -73,7 +73,12 @@ public sealed class ServiceRouteTests
     [Fact(Timeout = 30_000)]
     public async Task Role_api_has_no_auth_health()
     {
-        await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["Apex:Role"] = "Api" });
+        // The API role validates tokens against an auth node's JWKS and refuses to start without its URL.
+        await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Apex:Role"] = "Api",
+            ["Auth:JwksUrl"] = "http://127.0.0.1:9/.well-known/jwks.json",
+        });
         using var response = await server.Client.GetAsync(new Uri("/auth/health", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         using var health = await server.Client.GetAsync(new Uri("/health", UriKind.Relative));
