@@ -25,10 +25,8 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
             headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
-            if (!headers.ContainsKey(HeaderNames.ContentSecurityPolicy))
-            {
-                headers.ContentSecurityPolicy = "frame-ancestors 'none'";
-            }
+            // X-Frame-Options covers framing for every response; a Content-Security-Policy is the web
+            // app's own (WebHosting), set only on documents where it means something.
 
             if (ctx.Request.IsHttps)
             {
