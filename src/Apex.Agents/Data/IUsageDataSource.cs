@@ -8,4 +8,26 @@ namespace Apex.Agents.Data;
 public interface IUsageDataSource
 {
     Task<bool> ExistsAsync(string userId, string datasetId, CancellationToken ct);
+
+    /// <summary>The dataset's summary, or null when it does not exist or is not the user's.</summary>
+    Task<UsageDatasetInfo?> GetInfoAsync(string userId, string datasetId, CancellationToken ct);
+
+    /// <summary>
+    /// The dataset's rows as encoded chunks (<see cref="UsageColumns.Encode"/>), in upload order, read
+    /// one at a time so a large dataset never has to sit in memory in its compressed and decoded form at once.
+    /// </summary>
+    IAsyncEnumerable<byte[]> ReadChunksAsync(string userId, string datasetId, CancellationToken ct);
+}
+
+/// <summary>What the dataset routes answer and what the agent knows before reading rows.</summary>
+public sealed record UsageDatasetInfo
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required int Rows { get; init; }
+    public required IReadOnlyList<string> Columns { get; init; }
+    public DateTimeOffset? PeriodStart { get; init; }
+    public DateTimeOffset? PeriodEnd { get; init; }
+    public required IReadOnlyList<string> Warnings { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
 }

@@ -1,0 +1,600 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Apex.Agents.Catalog;
+using Apex.Agents.Data;
+
+namespace Apex.Agents.Analysis;
+
+/// <summary>Thresholds of the tools (section <c>Agent:Analysis</c>); defaults are the spec's.</summary>
+public sealed class AnalysisOptions
+{
+    /// <summary>A call repeats when its (model, prompt) was seen this many hours earlier or less.</summary>
+    public double CacheTtlHours { get; set; } = 24;
+
+    /// <summary>Prompt caching needs a prefix of at least this many input tokens (OpenAI and Anthropic minimum).</summary>
+    public int PromptCacheMinInputTokens { get; set; } = 1024;
+
+    /// <summary>Calls whose cached_input_tokens are below this share of the input count as "few cached".</summary>
+    public double PromptCacheMaxCachedShare { get; set; } = 0.25;
+
+    /// <summary>
+    /// Share of a long prompt's uncached input assumed to be a stable prefix (system prompt, tools,
+    /// instructions). Usage exports do not carry prompt structure, so this is stated as an assumption.
+    /// </summary>
+    public double PromptCachePrefixShare { get; set; } = 0.5;
+
+    /// <summary>A (feature, model) group needs this many long calls for its prefix to count as repeated.</summary>
+    public int PromptCacheMinCalls { get; set; } = 2;
+
+    /// <summary>Output tails are judged on groups of at least this many calls.</summary>
+    public int TailMinCalls { get; set; } = 10;
+
+    /// <summary>An output tail is "far above" the median when p95 is at least this multiple of it.</summary>
+    public double TailRatio { get; set; } = 3;
+}
+
+/// <summary>
+/// The computations behind the tools, over one dataset. Each method is one pass (or one pass plus a
+/// sort of a group's values) over the columns, checks cancellation every 64k rows, and leaves per-row
+/// marks that <see cref="SavingsPlanner"/> combines without double counting.
+/// </summary>
+public sealed partial class UsageAnalyzer
+{
+    private const int CancelCheckMask = 0xFFFF;
+    private readonly UsageTable _t;
+    private readonly PriceCatalog _catalog;
+    private readonly AnalysisOptions _options;
+
+    public UsageAnalyzer(UsageTable table, PriceCatalog catalog, AnalysisOptions options)
+    {
+        _t = table;
+        _catalog = catalog;
+        _options = options;
+    }
+
+    public UsageTable Table => _t;
+
+    public UsageSummary? Summary { get; private set; }
+    public RepeatsResult? Repeats { get; private set; }
+    public ModelsResult? Models { get; private set; }
+    public BatchingResult? Batching { get; private set; }
+    public CachingResult? Caching { get; private set; }
+    public WasteResult? Waste { get; private set; }
+
+    /// <summary>Rows that repeat an earlier (model, prompt) within the TTL.</summary>
+    public bool[]? RepeatMarks { get; private set; }
+    public bool[]? BatchMarks { get; private set; }
+    public bool[]? PrefixMarks { get; private set; }
+
+    /// <summary>Chosen cheaper model per (feature, model) group key.</summary>
+    public Dictionary<long, ModelPrice> ModelChoices { get; } = [];
+
+    /// <summary>max_tokens cap per (feature, model) group key.</summary>
+    public Dictionary<long, int> OutputCaps { get; } = [];
+
+    public static long GroupKey(int feature, int model) => ((long)feature << 32) | (uint)model;
+
+    public UsageSummary Summarize(CancellationToken ct)
+    {
+        var rows = _t.Rows;
+        var n = rows.Count;
+        var strings = rows.Strings.Count;
+        var model = new GroupAccumulator[strings];
+        var feature = new GroupAccumulator[strings];
+        var all = new GroupAccumulator { Latencies = [] };
+        var daily = new SortedDictionary<long, (int Calls, double Cost)>();
+        for (var i = 0; i < n; i++)
+        {
+            if ((i & CancelCheckMask) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            ref var m = ref model[rows.Model[i]];
+            ref var f = ref feature[rows.Feature[i]];
+            m.Add(rows, i);
+            f.Add(rows, i);
+            all.Add(rows, i);
+            var day = rows.Timestamp[i] / 86_400_000;
+            daily.TryGetValue(day, out var d);
+            var cost = rows.Cost[i];
+            daily[day] = (d.Calls + 1, d.Cost + (double.IsNaN(cost) ? 0 : cost));
+        }
+
+        var total = all.Cost;
+        var factor = _t.MonthlyFactor;
+        List<GroupSummary> Groups(GroupAccumulator[] groups, bool byFeature) =>
+            [.. Enumerable.Range(0, strings).Where(s => groups[s].Calls > 0)
+                .Select(s => groups[s].ToSummary(byFeature && s == 0 ? "(none)" : _t.Text(s), total, factor))
+                .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Name, StringComparer.Ordinal)];
+
+        Summary = new UsageSummary
+        {
+            Source = "dataset",
+            PeriodStart = n == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(_t.StartMs),
+            PeriodEnd = n == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(_t.EndMs),
+            PeriodDays = _t.PeriodDays,
+            Calls = n,
+            UnpricedCalls = all.Unpriced,
+            CostUsd = total,
+            MonthlyCostUsd = total * factor,
+            InputTokens = all.Input,
+            OutputTokens = all.Output,
+            ErrorRate = n == 0 ? 0 : (double)all.Errors / n,
+            P50LatencyMs = Percentile(all.Latencies!, 0.50),
+            P95LatencyMs = Percentile(all.Latencies!, 0.95),
+            ByModel = Groups(model, byFeature: false),
+            ByFeature = Groups(feature, byFeature: true),
+            Daily = [.. daily.Select(d => new DailyTrend(
+                DateOnly.FromDateTime(DateTime.UnixEpoch.AddDays(d.Key)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), d.Value.Calls, d.Value.Cost))],
+        };
+        return Summary;
+    }
+
+    /// <summary>
+    /// Exact repeats: a call whose (model, prompt) was last seen at most the TTL earlier. Walking in
+    /// time order and keeping only each key's last time is enough: if the latest earlier call is
+    /// outside the TTL, every earlier one is too.
+    /// </summary>
+    public RepeatsResult FindRepeats(double? ttlHours, CancellationToken ct)
+    {
+        var ttl = ttlHours is > 0 ? ttlHours.Value : _options.CacheTtlHours;
+        var ttlMs = (long)(ttl * 3_600_000);
+        var rows = _t.Rows;
+        var n = rows.Count;
+        var marks = new bool[n];
+        var last = new Dictionary<(int Model, ulong Prompt), long>();
+        var order = _t.ChronologicalOrder;
+        var withPrompt = 0;
+        var repeats = 0;
+        var cost = 0d;
+        var featureCalls = new int[rows.Strings.Count];
+        var featureRepeats = new int[rows.Strings.Count];
+        var featureCost = new double[rows.Strings.Count];
+        for (var k = 0; k < n; k++)
+        {
+            if ((k & CancelCheckMask) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            var i = order is null ? k : order[k];
+            featureCalls[rows.Feature[i]]++;
+            var prompt = rows.Prompt[i];
+            if (prompt == 0)
+            {
+                continue;
+            }
+
+            withPrompt++;
+            var key = (rows.Model[i], prompt);
+            var ts = rows.Timestamp[i];
+            if (last.TryGetValue(key, out var previous) && ts - previous <= ttlMs)
+            {
+                marks[i] = true;
+                repeats++;
+                featureRepeats[rows.Feature[i]]++;
+                var c = rows.Cost[i];
+                if (!double.IsNaN(c))
+                {
+                    cost += c;
+                    featureCost[rows.Feature[i]] += c;
+                }
+            }
+
+            last[key] = ts;
+        }
+
+        RepeatMarks = marks;
+        Repeats = new RepeatsResult
+        {
+            TtlHours = ttl,
+            CallsWithPrompt = withPrompt,
+            RepeatCalls = repeats,
+            RepeatCostUsd = cost,
+            MonthlySavingsUsd = cost * _t.MonthlyFactor,
+            ByFeature = [.. Enumerable.Range(0, rows.Strings.Count).Where(f => featureRepeats[f] > 0)
+                .Select(f => new FeatureRepeats(FeatureName(f), featureCalls[f], featureRepeats[f], (double)featureRepeats[f] / featureCalls[f], featureCost[f]))
+                .OrderByDescending(f => f.CostUsd).ThenBy(f => f.Feature, StringComparer.Ordinal)],
+            Note = withPrompt == 0 ? "The dataset has no prompt_hash or prompt column: repeats cannot be detected." : null,
+        };
+        return Repeats;
+    }
+
+    /// <summary>
+    /// For each (feature, model) group: catalog models that price the group's same tokens lower, of
+    /// the same quality tier or (when <paramref name="allowTierDrop"/>) one tier smaller, with a
+    /// context window large enough for the group's largest call; the same provider is preferred.
+    /// </summary>
+    public ModelsResult RecommendModels(bool allowTierDrop, CancellationToken ct)
+    {
+        var rows = _t.Rows;
+        var groups = new Dictionary<long, ModelGroupAccumulator>();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if ((i & CancelCheckMask) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            var key = GroupKey(rows.Feature[i], rows.Model[i]);
+            ref var g = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(groups, key, out _);
+            g.Calls++;
+            var cost = rows.Cost[i];
+            if (double.IsNaN(cost))
+            {
+                continue;
+            }
+
+            g.Cost += cost;
+            g.Input += rows.Input[i];
+            g.Cached += rows.Cached[i];
+            g.Output += rows.Output[i];
+            g.MaxContext = Math.Max(g.MaxContext, (long)rows.Input[i] + rows.Output[i]);
+        }
+
+        ModelChoices.Clear();
+        var result = new List<ModelGroup>();
+        foreach (var (key, g) in groups.OrderByDescending(kv => kv.Value.Cost).ThenBy(kv => kv.Key))
+        {
+            var featureIndex = (int)(key >> 32);
+            var modelIndex = (int)(key & 0xFFFFFFFF);
+            var current = _t.Prices[modelIndex];
+            var featureName = FeatureName(featureIndex);
+            if (current is null)
+            {
+                result.Add(new ModelGroup
+                {
+                    Key = key, Feature = featureName, Model = _t.Text(modelIndex), Calls = g.Calls, CostUsd = g.Cost,
+                    MonthlyCostUsd = g.Cost * _t.MonthlyFactor, Candidates = [],
+                    Note = "Model not in the price catalog: its quality tier is unknown, so no switch is suggested.",
+                });
+                continue;
+            }
+
+            var candidates = Candidates(current, g, allowTierDrop);
+            var best = candidates.Where(c => c.QualityChange == 0).MinBy(c => c.CostUsd) ?? candidates.Where(c => c.QualityChange < 0).MinBy(c => c.CostUsd);
+            if (best is not null)
+            {
+                ModelChoices[key] = _catalog.Find(best.Model)!;
+            }
+
+            result.Add(new ModelGroup
+            {
+                Key = key, Feature = featureName, Model = current.Id, Calls = g.Calls, CostUsd = g.Cost, MonthlyCostUsd = g.Cost * _t.MonthlyFactor,
+                QualityTier = current.QualityTier, Candidates = candidates, Best = best,
+            });
+        }
+
+        Models = new ModelsResult
+        {
+            Source = "dataset",
+            Groups = result,
+            MonthlySavingsUsd = result.Sum(r => r.Best?.MonthlySavingsUsd ?? 0),
+        };
+        return Models;
+    }
+
+    private List<CandidateModel> Candidates(ModelPrice current, ModelGroupAccumulator g, bool allowTierDrop)
+    {
+        var minTier = allowTierDrop ? current.QualityTier - 1 : current.QualityTier;
+        var eligible = _catalog.Models
+            .Where(m => !ReferenceEquals(m, current) && m.QualityTier >= minTier && m.ContextWindow >= g.MaxContext)
+            .Select(m => (Model: m, Cost: m.CostOf(g.Input, g.Cached, g.Output)))
+            .Where(m => m.Cost < g.Cost)
+            .ToList();
+        var sameProvider = eligible.Where(m => string.Equals(m.Model.Provider, current.Provider, StringComparison.OrdinalIgnoreCase)).ToList();
+        var chosen = sameProvider.Count > 0 ? sameProvider : eligible;
+        return [.. chosen.OrderBy(m => m.Cost).ThenBy(m => m.Model.Id, StringComparer.Ordinal).Take(5).Select(m => new CandidateModel
+        {
+            Model = m.Model.Id,
+            Provider = m.Model.Provider,
+            QualityTier = m.Model.QualityTier,
+            QualityChange = Math.Min(0, m.Model.QualityTier - current.QualityTier),
+            CostUsd = m.Cost,
+            SavingsUsd = g.Cost - m.Cost,
+            MonthlySavingsUsd = (g.Cost - m.Cost) * _t.MonthlyFactor,
+        })];
+    }
+
+    /// <summary>Traffic that need not be interactive: <c>interactive=false</c>, or a feature named like a batch job.</summary>
+    public BatchingResult EstimateBatching(CancellationToken ct)
+    {
+        var rows = _t.Rows;
+        var marks = new bool[rows.Count];
+        var batchLikeFeature = rows.Strings.Select(s => s.Length > 0 && BatchFeature().IsMatch(s)).ToArray();
+        var calls = new int[rows.Strings.Count];
+        var costs = new double[rows.Strings.Count];
+        var byName = new bool[rows.Strings.Count];
+        var eligible = 0;
+        double eligibleCost = 0, savings = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if ((i & CancelCheckMask) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            var flags = rows.Flags[i];
+            var known = (flags & UsageFlags.InteractiveKnown) != 0;
+            var f = rows.Feature[i];
+            var isBatch = known ? (flags & UsageFlags.Interactive) == 0 : batchLikeFeature[f];
+            if (!isBatch)
+            {
+                continue;
+            }
+
+            marks[i] = true;
+            eligible++;
+            calls[f]++;
+            if (!known)
+            {
+                byName[f] = true;
+            }
+
+            var cost = rows.Cost[i];
+            if (double.IsNaN(cost))
+            {
+                continue;
+            }
+
+            eligibleCost += cost;
+            costs[f] += cost;
+            savings += cost * (double)(_t.Prices[rows.Model[i]]?.BatchDiscount ?? 0);
+        }
+
+        BatchMarks = marks;
+        Batching = new BatchingResult
+        {
+            EligibleCalls = eligible,
+            EligibleCostUsd = eligibleCost,
+            SavingsUsd = savings,
+            MonthlySavingsUsd = savings * _t.MonthlyFactor,
+            ByFeature = [.. Enumerable.Range(0, calls.Length).Where(f => calls[f] > 0)
+                .Select(f => new FeatureAmount(FeatureName(f), calls[f], costs[f], byName[f] ? "feature name suggests a batch job" : "interactive=false"))
+                .OrderByDescending(f => f.CostUsd).ThenBy(f => f.Feature, StringComparer.Ordinal)],
+        };
+        return Batching;
+    }
+
+    /// <summary>
+    /// Long prompts (≥ 1,024 input tokens) with few cached tokens, in (feature, model) groups with at
+    /// least two of them: their assumed stable prefix billed at the cached-input price instead.
+    /// </summary>
+    public CachingResult EstimatePromptCaching(CancellationToken ct)
+    {
+        var rows = _t.Rows;
+        var o = _options;
+        var candidate = new bool[rows.Count];
+        var groupCounts = new Dictionary<long, int>();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if ((i & CancelCheckMask) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            var price = _t.Prices[rows.Model[i]];
+            if (price is null || price.CachedInputPerMillion >= price.InputPerMillion || double.IsNaN(rows.Cost[i])
+                || rows.Input[i] < o.PromptCacheMinInputTokens || rows.Cached[i] >= rows.Input[i] * o.PromptCacheMaxCachedShare)
+            {
+                continue;
+            }
+
+            candidate[i] = true;
+            var key = GroupKey(rows.Feature[i], rows.Model[i]);
+            groupCounts[key] = groupCounts.GetValueOrDefault(key) + 1;
+        }
+
+        var calls = new int[rows.Strings.Count];
+        var savingsByFeature = new double[rows.Strings.Count];
+        var eligible = 0;
+        long tokens = 0;
+        double savings = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (!candidate[i] || groupCounts[GroupKey(rows.Feature[i], rows.Model[i])] < o.PromptCacheMinCalls)
+            {
+                candidate[i] = false;
+                continue;
+            }
+
+            var price = _t.Prices[rows.Model[i]]!;
+            var prefix = PrefixTokens(rows, i);
+            var saving = prefix * (double)(price.InputPerMillion - price.CachedInputPerMillion) / 1_000_000d;
+            eligible++;
+            tokens += (long)prefix;
+            savings += saving;
+            calls[rows.Feature[i]]++;
+            savingsByFeature[rows.Feature[i]] += saving;
+        }
+
+        PrefixMarks = candidate;
+        Caching = new CachingResult
+        {
+            EligibleCalls = eligible,
+            PrefixShare = o.PromptCachePrefixShare,
+            CacheableTokens = tokens,
+            SavingsUsd = savings,
+            MonthlySavingsUsd = savings * _t.MonthlyFactor,
+            ByFeature = [.. Enumerable.Range(0, calls.Length).Where(f => calls[f] > 0)
+                .Select(f => new FeatureAmount(FeatureName(f), calls[f], savingsByFeature[f], "long prompts with few cached tokens"))
+                .OrderByDescending(f => f.CostUsd).ThenBy(f => f.Feature, StringComparer.Ordinal)],
+        };
+        return Caching;
+    }
+
+    /// <summary>Tokens of a long call assumed to be its stable prefix.</summary>
+    public double PrefixTokens(UsageColumns rows, int i) => (rows.Input[i] - rows.Cached[i]) * _options.PromptCachePrefixShare;
+
+    /// <summary>
+    /// Failed calls (status=error) and output tails: in (feature, model) groups whose p95 output is
+    /// far above the median, a max_tokens cap at the p95 trims the runaway answers above it.
+    /// </summary>
+    public WasteResult FindWaste(CancellationToken ct)
+    {
+        var rows = _t.Rows;
+        var failedCalls = 0;
+        var failedCost = 0d;
+        var featureCalls = new int[rows.Strings.Count];
+        var featureCost = new double[rows.Strings.Count];
+        var outputs = new Dictionary<long, List<int>>();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if ((i & CancelCheckMask) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            var key = GroupKey(rows.Feature[i], rows.Model[i]);
+            if (!outputs.TryGetValue(key, out var list))
+            {
+                outputs[key] = list = [];
+            }
+
+            list.Add(rows.Output[i]);
+            if ((rows.Flags[i] & UsageFlags.Error) == 0)
+            {
+                continue;
+            }
+
+            failedCalls++;
+            featureCalls[rows.Feature[i]]++;
+            var cost = rows.Cost[i];
+            if (!double.IsNaN(cost))
+            {
+                failedCost += cost;
+                featureCost[rows.Feature[i]] += cost;
+            }
+        }
+
+        OutputCaps.Clear();
+        var tails = new List<TailGroup>();
+        foreach (var (key, list) in outputs.OrderBy(kv => kv.Key))
+        {
+            ct.ThrowIfCancellationRequested();
+            var price = _t.Prices[(int)(key & 0xFFFFFFFF)];
+            if (list.Count < _options.TailMinCalls || price is null)
+            {
+                continue;
+            }
+
+            list.Sort();
+            var median = Percentile(list, 0.5, sorted: true)!.Value;
+            var p95 = Percentile(list, 0.95, sorted: true)!.Value;
+            if (median <= 0 || p95 < median * _options.TailRatio)
+            {
+                continue;
+            }
+
+            OutputCaps[key] = p95;
+            long trimmed = 0;
+            foreach (var v in list)
+            {
+                trimmed += Math.Max(0, v - p95);
+            }
+
+            tails.Add(new TailGroup(FeatureName((int)(key >> 32)), price.Id, list.Count, median, p95, p95, trimmed,
+                trimmed * (double)price.OutputPerMillion / 1_000_000d));
+        }
+
+        Waste = new WasteResult
+        {
+            FailedCalls = failedCalls,
+            FailedCostUsd = failedCost,
+            FailedMonthlyUsd = failedCost * _t.MonthlyFactor,
+            FailedByFeature = [.. Enumerable.Range(0, featureCalls.Length).Where(f => featureCalls[f] > 0)
+                .Select(f => new FeatureAmount(FeatureName(f), featureCalls[f], featureCost[f], "status=error"))
+                .OrderByDescending(f => f.CostUsd).ThenBy(f => f.Feature, StringComparer.Ordinal)],
+            OutputTails = tails,
+            TailSavingsUsd = tails.Sum(t => t.SavingsUsd),
+            TailMonthlySavingsUsd = tails.Sum(t => t.SavingsUsd) * _t.MonthlyFactor,
+        };
+        return Waste;
+    }
+
+    public string FeatureName(int index) => index == 0 ? "(none)" : _t.Text(index);
+
+    /// <summary>Nearest-rank percentile: the smallest value with at least p of the values at or below it.</summary>
+    public static int? Percentile(List<int> values, double p, bool sorted = false)
+    {
+        if (values.Count == 0)
+        {
+            return null;
+        }
+
+        if (!sorted)
+        {
+            values.Sort();
+        }
+
+        var rank = (int)Math.Ceiling(p * values.Count);
+        return values[Math.Clamp(rank - 1, 0, values.Count - 1)];
+    }
+
+    [GeneratedRegex(@"batch|report|nightly|digest|backfill|offline|cron|etl|export|bulk|(^|[-_ ])jobs?($|[-_ ])", RegexOptions.IgnoreCase)]
+    private static partial Regex BatchFeature();
+
+    private struct ModelGroupAccumulator
+    {
+        public int Calls;
+        public double Cost;
+        public long Input;
+        public long Cached;
+        public long Output;
+        public long MaxContext;
+    }
+
+    private struct GroupAccumulator
+    {
+        public int Calls;
+        public int Errors;
+        public int Unpriced;
+        public long Input;
+        public long Output;
+        public double Cost;
+        public List<int>? Latencies;
+
+        public void Add(UsageColumns rows, int i)
+        {
+            Calls++;
+            Input += rows.Input[i];
+            Output += rows.Output[i];
+            if ((rows.Flags[i] & UsageFlags.Error) != 0)
+            {
+                Errors++;
+            }
+
+            var cost = rows.Cost[i];
+            if (double.IsNaN(cost))
+            {
+                Unpriced++;
+            }
+            else
+            {
+                Cost += cost;
+            }
+
+            var latency = rows.Latency[i];
+            if (latency >= 0)
+            {
+                (Latencies ??= []).Add(latency);
+            }
+        }
+
+        public readonly GroupSummary ToSummary(string name, double total, double factor) => new()
+        {
+            Name = name,
+            Calls = Calls,
+            InputTokens = Input,
+            OutputTokens = Output,
+            CostUsd = Cost,
+            MonthlyCostUsd = Cost * factor,
+            Share = total > 0 ? Cost / total : 0,
+            P50LatencyMs = Latencies is null ? null : Percentile(Latencies, 0.50),
+            P95LatencyMs = Latencies is null ? null : Percentile(Latencies, 0.95),
+            ErrorRate = Calls == 0 ? 0 : (double)Errors / Calls,
+            UnpricedCalls = Unpriced,
+        };
+    }
+}

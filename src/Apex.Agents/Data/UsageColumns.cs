@@ -1,0 +1,234 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Apex.Agents.Data;
+
+/// <summary>One parsed usage row, before it is stored.</summary>
+public struct UsageRow
+{
+    public long TimestampMs;
+    public string Model;
+    public string Feature;
+    public string UserTier;
+    public int InputTokens;
+    public int OutputTokens;
+    public int CachedInputTokens;
+
+    /// <summary>-1 when the row has no latency.</summary>
+    public int LatencyMs;
+
+    /// <summary>NaN when the cost is unknown (no <c>cost_usd</c> and a model the catalog does not price).</summary>
+    public double CostUsd;
+    public ulong PromptHash;
+    public byte Flags;
+}
+
+/// <summary>Bits of <see cref="UsageRow.Flags"/>.</summary>
+public static class UsageFlags
+{
+    public const byte Error = 1;
+    public const byte InteractiveKnown = 2;
+    public const byte Interactive = 4;
+
+    /// <summary>The cost came from the catalog, not from the file's <c>cost_usd</c>.</summary>
+    public const byte CostFromCatalog = 8;
+}
+
+/// <summary>
+/// Usage rows in columns: the storage chunk format (one compressed blob per chunk) and the agent's
+/// in-memory table. Columns of primitives keep a million rows near 50 MB and let the tools scan them
+/// without allocating; strings (model, feature, user tier) are interned into a small table.
+/// </summary>
+public sealed class UsageColumns
+{
+    /// <summary>Rows per stored chunk: large enough to compress well, small enough to stream.</summary>
+    public const int ChunkRows = 65_536;
+    private const int FormatVersion = 1;
+
+    private readonly Dictionary<string, int> _stringIndex = new(StringComparer.Ordinal);
+
+    public UsageColumns(int capacity = ChunkRows)
+    {
+        capacity = Math.Max(capacity, 16);
+        Timestamp = new long[capacity];
+        Model = new int[capacity];
+        Feature = new int[capacity];
+        Tier = new int[capacity];
+        Input = new int[capacity];
+        Output = new int[capacity];
+        Cached = new int[capacity];
+        Latency = new int[capacity];
+        Cost = new double[capacity];
+        Prompt = new ulong[capacity];
+        Flags = new byte[capacity];
+        Intern(string.Empty);
+    }
+
+    public int Count { get; private set; }
+    public long[] Timestamp { get; private set; }
+    public int[] Model { get; private set; }
+    public int[] Feature { get; private set; }
+    public int[] Tier { get; private set; }
+    public int[] Input { get; private set; }
+    public int[] Output { get; private set; }
+    public int[] Cached { get; private set; }
+    public int[] Latency { get; private set; }
+    public double[] Cost { get; private set; }
+    public ulong[] Prompt { get; private set; }
+    public byte[] Flags { get; private set; }
+
+    /// <summary>Interned strings; index 0 is the empty string (no value).</summary>
+    public List<string> Strings { get; } = [];
+
+    public int Intern(string value)
+    {
+        if (_stringIndex.TryGetValue(value, out var index))
+        {
+            return index;
+        }
+
+        index = Strings.Count;
+        Strings.Add(value);
+        _stringIndex.Add(value, index);
+        return index;
+    }
+
+    public void Add(in UsageRow row)
+    {
+        EnsureCapacity(Count + 1);
+        var i = Count++;
+        Timestamp[i] = row.TimestampMs;
+        Model[i] = Intern(row.Model ?? string.Empty);
+        Feature[i] = Intern(row.Feature ?? string.Empty);
+        Tier[i] = Intern(row.UserTier ?? string.Empty);
+        Input[i] = row.InputTokens;
+        Output[i] = row.OutputTokens;
+        Cached[i] = row.CachedInputTokens;
+        Latency[i] = row.LatencyMs;
+        Cost[i] = row.CostUsd;
+        Prompt[i] = row.PromptHash;
+        Flags[i] = row.Flags;
+    }
+
+    public void Clear() => Count = 0;
+
+    /// <summary>The chunk's bytes: a versioned header, the string table and each column, compressed.</summary>
+    public byte[] Encode()
+    {
+        using var output = new MemoryStream();
+        using (var zlib = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            Span<byte> header = stackalloc byte[12];
+            BinaryPrimitives.WriteInt32LittleEndian(header, FormatVersion);
+            BinaryPrimitives.WriteInt32LittleEndian(header[4..], Count);
+            BinaryPrimitives.WriteInt32LittleEndian(header[8..], Strings.Count);
+            zlib.Write(header);
+            Span<byte> length = stackalloc byte[4];
+            foreach (var s in Strings)
+            {
+                var bytes = Encoding.UTF8.GetBytes(s);
+                BinaryPrimitives.WriteInt32LittleEndian(length, bytes.Length);
+                zlib.Write(length);
+                zlib.Write(bytes);
+            }
+
+            var n = Count;
+            zlib.Write(MemoryMarshal.AsBytes(Timestamp.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Model.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Feature.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Tier.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Input.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Output.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Cached.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Latency.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Cost.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Prompt.AsSpan(0, n)));
+            zlib.Write(Flags.AsSpan(0, n));
+        }
+
+        return output.ToArray();
+    }
+
+    /// <summary>Appends an encoded chunk's rows, mapping its strings onto this table's.</summary>
+    public void AppendEncoded(byte[] chunk)
+    {
+        using var zlib = new ZLibStream(new MemoryStream(chunk, writable: false), CompressionMode.Decompress);
+        Span<byte> header = stackalloc byte[12];
+        zlib.ReadExactly(header);
+        if (BinaryPrimitives.ReadInt32LittleEndian(header) != FormatVersion)
+        {
+            throw new InvalidDataException("Unsupported usage chunk format.");
+        }
+
+        var n = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
+        var stringCount = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
+        var map = new int[stringCount];
+        Span<byte> length = stackalloc byte[4];
+        for (var s = 0; s < stringCount; s++)
+        {
+            zlib.ReadExactly(length);
+            var bytes = new byte[BinaryPrimitives.ReadInt32LittleEndian(length)];
+            zlib.ReadExactly(bytes);
+            map[s] = Intern(Encoding.UTF8.GetString(bytes));
+        }
+
+        EnsureCapacity(Count + n);
+        var start = Count;
+        zlib.ReadExactly(MemoryMarshal.AsBytes(Timestamp.AsSpan(start, n)));
+        ReadStrings(zlib, Model.AsSpan(start, n), map);
+        ReadStrings(zlib, Feature.AsSpan(start, n), map);
+        ReadStrings(zlib, Tier.AsSpan(start, n), map);
+        zlib.ReadExactly(MemoryMarshal.AsBytes(Input.AsSpan(start, n)));
+        zlib.ReadExactly(MemoryMarshal.AsBytes(Output.AsSpan(start, n)));
+        zlib.ReadExactly(MemoryMarshal.AsBytes(Cached.AsSpan(start, n)));
+        zlib.ReadExactly(MemoryMarshal.AsBytes(Latency.AsSpan(start, n)));
+        zlib.ReadExactly(MemoryMarshal.AsBytes(Cost.AsSpan(start, n)));
+        zlib.ReadExactly(MemoryMarshal.AsBytes(Prompt.AsSpan(start, n)));
+        zlib.ReadExactly(Flags.AsSpan(start, n));
+        Count += n;
+    }
+
+    private static void ReadStrings(Stream stream, Span<int> target, int[] map)
+    {
+        stream.ReadExactly(MemoryMarshal.AsBytes(target));
+        for (var i = 0; i < target.Length; i++)
+        {
+            var local = target[i];
+            if ((uint)local >= (uint)map.Length)
+            {
+                throw new InvalidDataException("Corrupt usage chunk: string index out of range.");
+            }
+
+            target[i] = map[local];
+        }
+    }
+
+    private void EnsureCapacity(int needed)
+    {
+        if (needed <= Timestamp.Length)
+        {
+            return;
+        }
+
+        var size = Math.Max(needed, Timestamp.Length * 2);
+        Timestamp = Grow(Timestamp, size);
+        Model = Grow(Model, size);
+        Feature = Grow(Feature, size);
+        Tier = Grow(Tier, size);
+        Input = Grow(Input, size);
+        Output = Grow(Output, size);
+        Cached = Grow(Cached, size);
+        Latency = Grow(Latency, size);
+        Cost = Grow(Cost, size);
+        Prompt = Grow(Prompt, size);
+        Flags = Grow(Flags, size);
+    }
+
+    private static T[] Grow<T>(T[] array, int size)
+    {
+        Array.Resize(ref array, size);
+        return array;
+    }
+}
