@@ -29,7 +29,8 @@ public sealed record PlannedRecommendation
 /// </summary>
 public static class SavingsPlanner
 {
-    private const double MinimumSavingsUsd = 0.005;
+    /// <summary>A change is listed when it saves at least a cent a month.</summary>
+    private const double MinimumMonthlySavingsUsd = 0.005;
 
     public static IReadOnlyList<PlannedRecommendation> Plan(UsageAnalyzer a, CancellationToken ct)
     {
@@ -61,7 +62,7 @@ public static class SavingsPlanner
             }
 
             var top = rep.ByFeature.FirstOrDefault();
-            Add(plan, saved, new PlannedRecommendation
+            Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "cache-exact-repeats",
                 Category = "caching",
@@ -93,7 +94,7 @@ public static class SavingsPlanner
             }
 
             var top = waste.FailedByFeature.FirstOrDefault();
-            Add(plan, saved, new PlannedRecommendation
+            Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "fix-failed-calls",
                 Category = "waste",
@@ -135,7 +136,7 @@ public static class SavingsPlanner
                     }
                 }
 
-                if (saved < MinimumSavingsUsd)
+                if (saved * factor < MinimumMonthlySavingsUsd)
                 {
                     continue;
                 }
@@ -148,7 +149,7 @@ public static class SavingsPlanner
 
                 var best = group.Best!;
                 switchIndex++;
-                Add(plan, saved, new PlannedRecommendation
+                Add(plan, saved * factor, new PlannedRecommendation
                 {
                     Id = $"switch-model-{Slug(group.Feature)}-{Slug(group.Model)}",
                     Category = "model",
@@ -189,7 +190,7 @@ public static class SavingsPlanner
             }
 
             var top = tails.OutputTails.OrderByDescending(x => x.SavingsUsd).First();
-            Add(plan, saved, new PlannedRecommendation
+            Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "cap-output-tokens",
                 Category = "waste",
@@ -222,7 +223,7 @@ public static class SavingsPlanner
             }
 
             var top = caching.ByFeature.FirstOrDefault();
-            Add(plan, saved, new PlannedRecommendation
+            Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "enable-prompt-caching",
                 Category = "caching",
@@ -256,7 +257,7 @@ public static class SavingsPlanner
             }
 
             var top = batching.ByFeature.FirstOrDefault();
-            Add(plan, saved, new PlannedRecommendation
+            Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "use-batch-api",
                 Category = "batching",
@@ -276,9 +277,9 @@ public static class SavingsPlanner
         return plan;
     }
 
-    private static void Add(List<PlannedRecommendation> plan, double saved, PlannedRecommendation recommendation)
+    private static void Add(List<PlannedRecommendation> plan, double monthly, PlannedRecommendation recommendation)
     {
-        if (saved >= MinimumSavingsUsd)
+        if (monthly >= MinimumMonthlySavingsUsd)
         {
             plan.Add(recommendation);
         }

@@ -228,7 +228,7 @@ public static partial class RequestParser
     [GeneratedRegex(@"^(what can you do|what do you do|who are you|what are you|help|how can you help( me)?|what is apex)[\s?!.]*$")]
     private static partial Regex Capabilities();
 
-    [GeneratedRegex(@"\b(cost|costs|spend|spending|spent|bill|billing|budget|price|pricing|cheap|cheaper|expensive|token|tokens|model|models|llm|llms|gpt|claude|gemini|openai|anthropic|mistral|latency|slow|p95|p99|p50|usage|requests|api|cache|caching|batch|quality|save|saving|savings|optimi[sz]e|analy[sz]e|analysis|dataset|export|upload|uploaded|file|inference|prompt|prompts|ai|feature|features)\b|\$\s?\d")]
+    [GeneratedRegex(@"\b(cost|costs|spend|spending|spent|money|dollars|usd|expense|expenses|invoice|bill|billing|budget|price|pricing|cheap|cheaper|expensive|token|tokens|model|models|llm|llms|gpt|claude|gemini|openai|anthropic|mistral|latency|slow|p95|p99|p50|usage|requests|api|cache|caching|batch|quality|save|saving|savings|optimi[sz]e|analy[sz]e|analysis|dataset|export|upload|uploaded|file|inference|prompt|prompts|ai|feature|features)\b|\$\s?\d")]
     private static partial Regex Domain();
 
     [GeneratedRegex(@"\$\s?(?<amount>\d[\d,]*(\.\d+)?)\s*(?<scale>k|m|mm|thousand|million|bn|billion)?\b(\s*(/|per|a|an|each|every)\s*(?<period>month|mo|year|yr|week|wk|day|annually|annual))?", RegexOptions.IgnoreCase)]

@@ -1,0 +1,78 @@
+using Apex.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+
+namespace Apex.Chat.Datasets;
+
+/// <summary>A stored usage dataset: its summary; the rows live in <see cref="DatasetChunk"/>s.</summary>
+internal sealed class Dataset
+{
+    public required string Id { get; set; }
+    public required string UserId { get; set; }
+    public required string Name { get; set; }
+    public int Rows { get; set; }
+
+    /// <summary>JSON array of the upload's column names.</summary>
+    public required string ColumnsJson { get; set; }
+
+    /// <summary>JSON array of the parse warnings.</summary>
+    public required string WarningsJson { get; set; }
+
+    /// <summary>Unix milliseconds (UTC); integers order and compare the same on every database.</summary>
+    public long? PeriodStartMs { get; set; }
+    public long? PeriodEndMs { get; set; }
+    public long CreatedAtMs { get; set; }
+    public long StoredBytes { get; set; }
+}
+
+/// <summary>Up to 65,536 rows in the compressed column format of <c>UsageColumns</c>.</summary>
+internal sealed class DatasetChunk
+{
+    public required string DatasetId { get; set; }
+    public int Seq { get; set; }
+
+    /// <summary>Repeated here so every read carries the owner check in its own WHERE.</summary>
+    public required string UserId { get; set; }
+    public int RowCount { get; set; }
+    public required byte[] Data { get; set; }
+}
+
+internal sealed class DatasetsDbContext(DbContextOptions<DatasetsDbContext> options) : DbContext(options)
+{
+    public DbSet<Dataset> Datasets => Set<Dataset>();
+    public DbSet<DatasetChunk> Chunks => Set<DatasetChunk>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Dataset>(e =>
+        {
+            e.ToTable("datasets");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(64);
+            e.Property(x => x.UserId).HasMaxLength(64);
+            e.Property(x => x.Name).HasMaxLength(DatasetLimits.MaxNameLength);
+            // The list query: the caller's datasets, newest first (ids are time-sortable).
+            e.HasIndex(x => new { x.UserId, x.Id });
+        });
+
+        modelBuilder.Entity<DatasetChunk>(e =>
+        {
+            e.ToTable("dataset_chunks");
+            e.HasKey(x => new { x.DatasetId, x.Seq });
+            e.Property(x => x.DatasetId).HasMaxLength(64);
+            e.Property(x => x.UserId).HasMaxLength(64);
+            e.HasOne<Dataset>().WithMany().HasForeignKey(x => x.DatasetId).OnDelete(DeleteBehavior.Cascade);
+        });
+    }
+}
+
+/// <summary>Used by <c>dotnet ef</c> only: the SQLite model with default settings.</summary>
+internal sealed class DatasetsDbContextDesignFactory : IDesignTimeDbContextFactory<DatasetsDbContext>
+{
+    public DatasetsDbContext CreateDbContext(string[] args)
+    {
+        var builder = new DbContextOptionsBuilder<DatasetsDbContext>();
+        Database.Configure(builder, new ApexOptions { DataDir = Path.GetTempPath() }, new DatabaseOptions(), Database.HistoryTable<DatasetsDbContext>());
+        return new DatasetsDbContext(builder.Options);
+    }
+}
