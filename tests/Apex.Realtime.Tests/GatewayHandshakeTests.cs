@@ -16,7 +16,7 @@ public sealed class GatewayHandshakeTests
     public async Task Bearer_header_opens_the_socket_and_connection_established_follows_the_spec(string path)
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken, path);
 
         Assert.Null(socket.Socket.SubProtocol);
@@ -36,7 +36,7 @@ public sealed class GatewayHandshakeTests
     public async Task Raw_jwt_subprotocol_authenticates_and_jwt_auth_is_selected_only_when_offered()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
 
         await using (var offered = await TestSocket.ConnectAsync(server, bearer: null, configure: o =>
         {
@@ -63,7 +63,7 @@ public sealed class GatewayHandshakeTests
     public async Task Base64url_subprotocol_token_authenticates(string prefix)
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         var encoded = Convert.ToBase64String(Encoding.UTF8.GetBytes(user.AccessToken)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
         await using var socket = await TestSocket.ConnectAsync(server, bearer: null, configure: o =>
@@ -80,7 +80,7 @@ public sealed class GatewayHandshakeTests
     public async Task Missing_tampered_and_query_string_tokens_get_401_before_the_upgrade()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         var parts = user.AccessToken.Split('.');
         var tampered = $"{parts[0]}.{parts[1]}.{(parts[2][0] == 'A' ? 'B' : 'A')}{parts[2][1..]}";
 
@@ -105,11 +105,14 @@ public sealed class GatewayHandshakeTests
     [Fact(Timeout = 60_000)]
     public async Task Expired_token_gets_401_before_the_upgrade()
     {
+        // The server starts 61 s in the past, so the one-minute token it mints is already expired
+        // when the clock is set right.
         var clock = new ShiftableTime();
+        clock.Shift(TimeSpan.FromSeconds(-61));
         await using var server = await ApexTestServer.StartAsync(
             settings: new Dictionary<string, string?> { ["Auth:AccessTokenMinutes"] = "1", ["Auth:ClockSkewSeconds"] = "0" },
-            configure: b => clock.Install(b));
-        var user = await TestUser.RegisterAsync(server);
+            configure: clock.Install);
+        var user = await server.RegisterUserAsync();
         clock.Shift(TimeSpan.FromSeconds(61));
 
         Assert.Equal(HttpStatusCode.Unauthorized, await TestSocket.RefusedStatusAsync(server, o => o.SetRequestHeader("Authorization", "Bearer " + user.AccessToken)));
@@ -123,7 +126,7 @@ public sealed class GatewayHandshakeTests
     {
         await using var server = await ApexTestServer.StartAsync(
             settings: new Dictionary<string, string?> { ["Apex:AllowedOrigins:0"] = "https://app.example.com" });
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
 
         Assert.Equal(HttpStatusCode.Forbidden, await TestSocket.RefusedStatusAsync(server, o =>
         {
@@ -145,7 +148,7 @@ public sealed class GatewayHandshakeTests
     public async Task Malformed_resume_parameters_get_400_problem()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         Assert.Equal(HttpStatusCode.BadRequest, await TestSocket.RefusedStatusAsync(server, o => o.SetRequestHeader("Authorization", "Bearer " + user.AccessToken), query: "epoch=abc&last_seq=-1"));
         Assert.Equal(HttpStatusCode.BadRequest, await TestSocket.RefusedStatusAsync(server, o => o.SetRequestHeader("Authorization", "Bearer " + user.AccessToken), query: "last_seq=3"));
     }

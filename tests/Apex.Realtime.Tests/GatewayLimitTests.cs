@@ -9,7 +9,7 @@ public sealed class GatewayLimitTests
     public async Task A_frame_over_64_KiB_closes_with_1009()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -29,7 +29,7 @@ public sealed class GatewayLimitTests
     public async Task Flooding_gets_rate_limited_then_closed_with_1008()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -68,8 +68,8 @@ public sealed class GatewayLimitTests
             ["Realtime:SendQueueLimit"] = "32",
             ["Realtime:CloseTimeoutSeconds"] = "20",
         });
-        var slow = await TestUser.RegisterAsync(server);
-        var healthy = await TestUser.RegisterAsync(server);
+        var slow = await server.RegisterUserAsync();
+        var healthy = await server.RegisterUserAsync();
         await using var slowSocket = await TestSocket.ConnectAsync(server, slow.AccessToken);
         await using var healthySocket = await TestSocket.ConnectAsync(server, healthy.AccessToken);
         await healthySocket.ExpectAsync("connection_established");
@@ -102,7 +102,7 @@ public sealed class GatewayLimitTests
         await using var server = await ApexTestServer.StartAsync(
             settings: new Dictionary<string, string?> { ["Auth:AccessTokenMinutes"] = "1" },
             configure: clock.Install);
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -120,13 +120,13 @@ public sealed class GatewayLimitTests
         await using var server = await ApexTestServer.StartAsync(
             settings: new Dictionary<string, string?> { ["Auth:AccessTokenMinutes"] = "1" },
             configure: clock.Install);
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
         // A token minted 25 s later lives until T+85 s.
         clock.Shift(TimeSpan.FromSeconds(25));
-        var fresh = await user.FreshAccessTokenAsync(server);
+        var fresh = (await server.LoginAsync(user.Email, user.Password)).AccessToken;
         await socket.SendJsonAsync(new { type = "auth", id = "a1", payload = new { token = fresh } });
         var ack = (await socket.ExpectAsync("ack")).GetProperty("payload");
         Assert.Equal("auth", ack.GetProperty("received_type").GetString());
@@ -153,7 +153,7 @@ public sealed class GatewayLimitTests
     public async Task Shutdown_sends_what_is_queued_then_closes_with_1001()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 

@@ -13,7 +13,7 @@ public sealed class GatewayMessageTests
     public async Task Ping_gets_pong_with_the_client_timestamp_and_no_seq()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -37,7 +37,7 @@ public sealed class GatewayMessageTests
             b.Services.RemoveAll<IRunCommandHandler>();
             b.Services.AddSingleton<IRunCommandHandler>(handler);
         });
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -87,7 +87,7 @@ public sealed class GatewayMessageTests
             b.Services.RemoveAll<IRunCommandHandler>();
             b.Services.AddSingleton<IRunCommandHandler>(handler);
         });
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -104,7 +104,7 @@ public sealed class GatewayMessageTests
     public async Task Without_a_run_handler_run_commands_answer_unavailable()
     {
         await using var server = await ApexTestServer.StartAsync(configure: b => b.Services.RemoveAll<IRunCommandHandler>());
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -118,7 +118,7 @@ public sealed class GatewayMessageTests
     public async Task Invalid_json_missing_type_unknown_type_and_binary_garbage_get_errors_and_the_socket_stays_usable()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         await socket.ExpectAsync("connection_established");
 
@@ -151,7 +151,7 @@ public sealed class GatewayMessageTests
     public async Task Server_sends_heartbeat_after_the_configured_silence()
     {
         await using var server = await ApexTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Realtime:HeartbeatIntervalSeconds"] = "1" });
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
         var established = await socket.ExpectAsync("connection_established");
         Assert.Equal(1, established.GetProperty("payload").GetProperty("heartbeat_interval_s").GetInt32());

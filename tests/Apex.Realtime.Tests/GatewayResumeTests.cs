@@ -9,8 +9,8 @@ public sealed class GatewayResumeTests
     public async Task Reconnecting_with_epoch_and_last_seq_replays_the_missed_events_then_live_with_no_gap_or_duplicate()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var user = await TestUser.RegisterAsync(server);
-        var other = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
+        var other = await server.RegisterUserAsync();
         for (var i = 0; i < 3; i++)
         {
             await server.PublishAsync(user.Id);
@@ -84,7 +84,7 @@ public sealed class GatewayResumeTests
     public async Task A_resume_older_than_the_window_or_from_another_epoch_is_not_recovered()
     {
         await using var server = await ApexTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Broker:HistorySize"] = "10" });
-        var user = await TestUser.RegisterAsync(server);
+        var user = await server.RegisterUserAsync();
         for (var i = 0; i < 30; i++)
         {
             await server.PublishAsync(user.Id);
@@ -129,8 +129,8 @@ public sealed class GatewayResumeTests
     public async Task Every_connection_of_a_user_sees_the_same_numbering_and_other_users_see_nothing()
     {
         await using var server = await ApexTestServer.StartAsync();
-        var alice = await TestUser.RegisterAsync(server);
-        var bob = await TestUser.RegisterAsync(server);
+        var alice = await server.RegisterUserAsync();
+        var bob = await server.RegisterUserAsync();
         await using var a1 = await TestSocket.ConnectAsync(server, alice.AccessToken);
         await using var a2 = await TestSocket.ConnectAsync(server, alice.AccessToken, path: "/websocket");
         await using var b1 = await TestSocket.ConnectAsync(server, bob.AccessToken);

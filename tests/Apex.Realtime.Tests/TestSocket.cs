@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -134,34 +133,5 @@ internal sealed class TestSocket : IAsyncDisposable
         }
 
         Socket.Dispose();
-    }
-}
-
-/// <summary>Users registered through the real auth routes (auth-api.md section 1).</summary>
-internal sealed record TestUser(string Id, string Email, string Password, string AccessToken, string RefreshToken)
-{
-    public static async Task<TestUser> RegisterAsync(ApexTestServer server)
-    {
-        var email = $"u{Guid.NewGuid():N}@example.com";
-        var password = $"Plenty-of-entropy-{Guid.NewGuid():N}";
-        using var response = await server.Client.PostAsJsonAsync(new Uri("/auth/register", UriKind.Relative), new { email, password });
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"register: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        var root = body.RootElement;
-        return new TestUser(
-            root.GetProperty("user").GetProperty("id").GetString()!,
-            email,
-            password,
-            root.GetProperty("access_token").GetString()!,
-            root.GetProperty("refresh_token").GetString()!);
-    }
-
-    /// <summary>A fresh access token for the same user (refresh rotation).</summary>
-    public async Task<string> FreshAccessTokenAsync(ApexTestServer server)
-    {
-        using var response = await server.Client.PostAsJsonAsync(new Uri("/auth/login", UriKind.Relative), new { email = Email, password = Password });
-        Assert.True(response.IsSuccessStatusCode, $"login: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return body.RootElement.GetProperty("access_token").GetString()!;
     }
 }
