@@ -30,7 +30,4 @@ export const postMessage = (id: string, content: string, datasetId?: string) =>
   api<{ message: Message; run: Run }>('POST', `/api/threads/${encodeURIComponent(id)}/messages`, datasetId ? { content, dataset_id: datasetId } : { content });
 export const getRun = (id: string) => api<Run>('GET', `/api/runs/${encodeURIComponent(id)}`);
 export const cancelRun = (id: string) => api<void>('POST', `/api/runs/${encodeURIComponent(id)}/cancel`);
-export async function runEvents(id: string): Promise<Envelope[]> {
-  const body = await api<Page<Envelope> | Envelope[]>('GET', `/api/runs/${encodeURIComponent(id)}/events?after_seq=0`);
-  return items(body);
-}
+export const runEvents = (id: string) => all<Envelope>(`/api/runs/${encodeURIComponent(id)}/events?after_seq=0`);

@@ -146,7 +146,9 @@ export class RealtimeClient {
       this.lastFrameAt = Date.now();
     };
     ws.onmessage = (m) => {
-      if (this.ws !== ws) return;
+      // After close() nothing more is taken from this socket: what it still had in flight comes
+      // back through the resume replay, exactly once.
+      if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
       this.lastFrameAt = Date.now();
       let frame: Envelope;
       try {
