@@ -87,6 +87,22 @@ public sealed class WebHostingTests : IAsyncLifetime
         Assert.False(response.Headers.Contains("Content-Security-Policy"));
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData("br")]
+    [InlineData("gzip")]
+    public async Task Hashed_assets_are_compressed_when_the_browser_accepts_it(string encoding)
+    {
+        var asset = Directory.GetFiles(Path.Combine(WebApp.WebRoot, "assets"), "*.js").First();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/assets/{Path.GetFileName(asset)}", UriKind.Relative));
+        request.Headers.AcceptEncoding.ParseAdd(encoding);
+        using var response = await server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(encoding, Assert.Single(response.Content.Headers.ContentEncoding));
+        var compressed = await response.Content.ReadAsByteArrayAsync();
+        Assert.True(compressed.Length < new FileInfo(asset).Length / 2, "the bundle is sent compressed");
+        Assert.Contains("immutable", response.Headers.CacheControl!.Extensions.Select(e => e.Name));
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Post_to_a_client_route_is_not_answered_with_the_app()
     {

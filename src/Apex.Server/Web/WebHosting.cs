@@ -1,6 +1,9 @@
+using System.IO.Compression;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Apex.Server.Web;
@@ -50,6 +53,22 @@ public static partial class WebHosting
         var files = new PhysicalFileProvider(root);
         var extraConnect = SanitizeSources(configuration[ConnectSourcesKey]);
         LogServing(logger, root);
+
+        // The hashed bundles are compressed on the wire (brotli or gzip, as the browser accepts). They
+        // hold no secrets, so compressing them over HTTPS carries no BREACH-style risk.
+        var compression = new ResponseCompressionProvider(services, Options.Create(new ResponseCompressionOptions
+        {
+            EnableForHttps = true,
+            Providers =
+            {
+                new BrotliCompressionProvider(Options.Create(new BrotliCompressionProviderOptions { Level = CompressionLevel.Optimal })),
+                new GzipCompressionProvider(Options.Create(new GzipCompressionProviderOptions { Level = CompressionLevel.Optimal })),
+            },
+            MimeTypes = ["text/javascript", "application/javascript", "text/css", "image/svg+xml", "text/html"],
+        }));
+        app.UseWhen(
+            context => context.Request.Path.StartsWithSegments(HashedAssetsPrefix.TrimEnd('/'), StringComparison.Ordinal),
+            branch => branch.UseMiddleware<ResponseCompressionMiddleware>(compression));
 
         app.UseStaticFiles(new StaticFileOptions
         {
