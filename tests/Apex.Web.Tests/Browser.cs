@@ -146,6 +146,11 @@ internal sealed class PageSession : IAsyncDisposable
         try
         {
             await body(session);
+            if (Environment.GetEnvironmentVariable("APEX_WEB_SCREENSHOTS") == "1")
+            {
+                await session.Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(WebApp.ResultsDir, $"{name}-final.png"), FullPage = true });
+            }
+
             Assert.True(session.Errors.IsEmpty, "The page reported errors:\n" + string.Join('\n', session.Errors));
         }
         catch

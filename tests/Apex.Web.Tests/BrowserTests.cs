@@ -26,7 +26,7 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
         await page.GetByLabel("Email").FillAsync(email);
         await page.GetByLabel("Password").FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Create account" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "+ New chat" })).ToBeVisibleAsync();
+        await Expect(page.GetByLabel("Message", new() { Exact = true })).ToBeVisibleAsync();
         await Expect(page.GetByTestId("connection-status")).ToHaveAttributeAsync("data-status", "connected");
     }
 

@@ -75,6 +75,7 @@ export function ReportView({ report, runId }: { report: Report; runId: string })
         </div>
       </header>
       {report.summary && <Markdown className="summary" text={report.summary} />}
+      {(report.cost_analysis || report.potential_savings) && (
       <dl className="figures">
         <div>
           <dt>Monthly cost</dt>
@@ -95,6 +96,7 @@ export function ReportView({ report, runId }: { report: Report; runId: string })
           <dd>{pct(s.percent)}</dd>
         </div>
       </dl>
+      )}
       {recs.length > 0 && (
         <div className="table-wrap">
           <table className="recs">

@@ -95,7 +95,7 @@ function ThreadItem({ t, current, props }: { t: Thread; current: boolean; props:
           title={t.archived ? 'Unarchive' : 'Archive'}
           onClick={() => void act(() => props.onArchive(t, !t.archived))}
         >
-          {t.archived ? '↺' : '▣'}
+          {t.archived ? '↺' : '⤓'}
         </button>
         <button
           type="button"
@@ -106,7 +106,7 @@ function ThreadItem({ t, current, props }: { t: Thread; current: boolean; props:
             if (confirm(`Delete “${label}” and all its messages?`)) void act(() => props.onDelete(t));
           }}
         >
-          🗑
+          ✕
         </button>
       </div>
       {error && <p className="field-error">{error}</p>}
@@ -139,7 +139,7 @@ export function Sidebar(props: Props) {
           ))}
         </ul>
         <div className="sidebar-foot">
-          <span className="user" title={props.userLabel}>
+          <span className="user-label" title={props.userLabel}>
             {props.userLabel}
           </span>
           <ThemeToggle />
