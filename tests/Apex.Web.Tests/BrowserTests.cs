@@ -62,7 +62,7 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
     [GeneratedRegex(@"[0-9][0-9,]*(\.[0-9]+)?")]
     private static partial Regex MoneyPattern();
 
-    [Fact(Timeout = 120_000)]
+    [Fact(Timeout = 120_000, Skip = "Needs the datasets API and the optimisation agent, which are not on main yet.")]
     public async Task Register_upload_ask_see_live_events_and_report_then_reload_keeps_history()
     {
         await using var server = await WebApp.StartServerAsync();
