@@ -78,6 +78,7 @@ public static class AuthModule
         services.AddSingleton<PasswordService>();
         services.AddSingleton<LoginThrottle>();
         services.AddScoped<SessionService>();
+        services.AddScoped<Users.UserAdmin>();
 
         services.AddAuthentication(SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApexAuthenticationHandler>(SchemeName, displayName: null, configureOptions: null);

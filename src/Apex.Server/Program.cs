@@ -5,5 +5,7 @@ var root = new RootCommand("Apex: chat with an agent that finds where your AI sp
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(MigrateCommand.Create());
 root.Subcommands.Add(CheckConfigCommand.Create());
+root.Subcommands.Add(UserCommands.Create());
+root.Subcommands.Add(KeysCommand.Create());
 
 return await root.Parse(args).InvokeAsync();
