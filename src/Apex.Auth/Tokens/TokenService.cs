@@ -117,14 +117,30 @@ internal sealed class TokenService
             return (null, TokenFailureReasons.Malformed);
         }
 
+        JsonWebToken parsed;
+        try
+        {
+            parsed = _handler.ReadJsonWebToken(token);
+        }
+        catch (Exception ex) when (ex is ArgumentException or SecurityTokenMalformedException)
+        {
+            return (null, TokenFailureReasons.Malformed);
+        }
+
+        // Checked up front so that "alg: none" and algorithm confusion get their own reason.
+        if (parsed.Alg != Algorithm)
+        {
+            return (null, TokenFailureReasons.InvalidAlgorithm);
+        }
+
         var keys = await _keys.GetAsync(ct);
-        var result = await _handler.ValidateTokenAsync(token, ParametersFor(keys));
+        var result = await _handler.ValidateTokenAsync(parsed, ParametersFor(keys));
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && _keys.CanRefresh)
         {
             var refreshed = await _keys.RefreshAsync(ct);
             if (!ReferenceEquals(refreshed, keys))
             {
-                result = await _handler.ValidateTokenAsync(token, ParametersFor(refreshed));
+                result = await _handler.ValidateTokenAsync(parsed, ParametersFor(refreshed));
             }
         }
 

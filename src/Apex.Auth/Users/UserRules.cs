@@ -29,7 +29,7 @@ internal static class UserRules
 
         foreach (var c in email)
         {
-            if (char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '"' or '(' or ')' or ',' or ';' or '\\' or '[' or ']' or '\'')
+            if (char.IsWhiteSpace(c) || char.IsControl(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.Surrogate || c is '<' or '>' or '"' or '(' or ')' or ',' or ';' or '\\' or '[' or ']' or '\'')
             {
                 return "The email contains characters an address cannot have.";
             }

@@ -64,16 +64,32 @@ internal static class UserCommands
             await ApexHost.PrepareAsync(app, ct);
             await using var scope = app.Services.CreateAsyncScope();
             var users = await scope.ServiceProvider.GetRequiredService<UserAdmin>().ListAsync(Math.Clamp(result.GetValue(limit), 1, 100_000), ct);
-            var table = new Table().AddColumns("id", "email", "name", "created", "status", "password");
+            string[] Row(UserSummary user) =>
+            [
+                user.Id,
+                user.Email,
+                user.Name ?? "",
+                user.CreatedAt.ToString("u", CultureInfo.InvariantCulture),
+                user.DisabledAt is null ? "active" : "disabled",
+                user.HasPassword ? "yes" : "no",
+            ];
+            string[] header = ["id", "email", "name", "created", "status", "password"];
+            if (Console.IsOutputRedirected)
+            {
+                // Scripts get one tab-separated line per account instead of a wrapped table.
+                Console.WriteLine(string.Join('\t', header));
+                foreach (var user in users)
+                {
+                    Console.WriteLine(string.Join('\t', Row(user).Select(v => v.Replace('\t', ' ').Replace('\n', ' '))));
+                }
+
+                return 0;
+            }
+
+            var table = new Table().AddColumns(header);
             foreach (var user in users)
             {
-                table.AddRow(
-                    Markup.Escape(user.Id),
-                    Markup.Escape(user.Email),
-                    Markup.Escape(user.Name ?? ""),
-                    user.CreatedAt.ToString("u", CultureInfo.InvariantCulture),
-                    user.DisabledAt is null ? "active" : "disabled",
-                    user.HasPassword ? "yes" : "no");
+                table.AddRow([.. Row(user).Select(Markup.Escape)]);
             }
 
             AnsiConsole.Write(table);
