@@ -5,6 +5,7 @@ using Apex.Contracts;
 namespace Apex.Agents.Tests;
 
 /// <summary>The spec's example conversations (agent-report.md section 7) on the built-in planner.</summary>
+[Collection(TimingSensitive.Name)]
 public sealed class ConversationTests
 {
     [Fact(Timeout = 30_000)]

@@ -20,6 +20,7 @@ namespace Apex.Agents.Tests;
 /// The OpenAI-compatible provider against a real HTTP server (Kestrel on 127.0.0.1:0) speaking the
 /// chat-completions wire format with SSE streaming and tool calls.
 /// </summary>
+[Collection(TimingSensitive.Name)]
 public sealed class OpenAiProviderTests
 {
     private const string ApiKey = "sk-test-very-secret-4242";
@@ -42,7 +43,7 @@ public sealed class OpenAiProviderTests
     public async Task The_model_calls_the_tools_and_its_text_is_streamed()
     {
         await using var server = await FakeOpenAi.StartAsync(Mode.Normal);
-        var (events, logs) = await RunAsync(server, "Analyse my usage and tell me where the money goes");
+        var (events, logs) = await RunAsync(server, "Analyse my usage and tell me where the money goes", timeoutSeconds: 10);
         TestSupport.AssertWellFormedRun(events);
 
         // The model was offered each phase's tools and called them; each call is one event pair.
@@ -73,12 +74,13 @@ public sealed class OpenAiProviderTests
 
     [Theory(Timeout = 30_000)]
     [InlineData(Mode.Fails, "HTTP 500")]
-    [InlineData(Mode.Hangs, "no answer within 1 s")]
+    [InlineData(Mode.Hangs, "no answer within 3 s")]
     public async Task A_failing_or_hanging_provider_falls_back_and_the_run_completes(Mode mode, string reason)
     {
         await using var server = await FakeOpenAi.StartAsync(mode);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var (events, logs) = await RunAsync(server, "Analyse my usage");
+        // The hang must outlast the timeout; 3 s leaves room for the client's first-use start-up on a busy machine.
+        var (events, logs) = await RunAsync(server, "Analyse my usage", timeoutSeconds: mode == Mode.Hangs ? 3 : 10);
         TestSupport.AssertWellFormedRun(events);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15));
         Assert.True(server.Requests > 0);
@@ -97,7 +99,7 @@ public sealed class OpenAiProviderTests
         Assert.All(logs, l => Assert.DoesNotContain(ApiKey, l, StringComparison.Ordinal));
     }
 
-    private static async Task<(List<AgentEvent> Events, ConcurrentQueue<string> Logs)> RunAsync(FakeOpenAi server, string text)
+    private static async Task<(List<AgentEvent> Events, ConcurrentQueue<string> Logs)> RunAsync(FakeOpenAi server, string text, int timeoutSeconds)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -105,7 +107,7 @@ public sealed class OpenAiProviderTests
             ["Agent:Endpoint"] = server.BaseAddress + "v1",
             ["Agent:Model"] = "test-model",
             ["Agent:ApiKey"] = ApiKey,
-            ["Agent:TimeoutSeconds"] = "1",
+            ["Agent:TimeoutSeconds"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }).Build();
         var logs = new ConcurrentQueue<string>();
         var data = new InMemoryUsageDataSource();

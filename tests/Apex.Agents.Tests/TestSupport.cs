@@ -146,3 +146,10 @@ internal static class TestSupport
         public override DateTimeOffset GetUtcNow() => now;
     }
 }
+
+/// <summary>Tests with time bounds (cancellation, provider timeouts) run one at a time on the shared 2-core machine.</summary>
+[CollectionDefinition(Name)]
+public sealed class TimingSensitive
+{
+    public const string Name = "timing-sensitive";
+}
