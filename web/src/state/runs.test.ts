@@ -99,14 +99,22 @@ describe('de-duplication after resume', () => {
     expect(state.runs.run_a.events).toHaveLength(9);
   });
 
-  it('keeps the high-water mark across a resume of the same epoch and resets it on a new epoch', () => {
+  it('keeps its own position across a resume of the same epoch and starts from the head on a new epoch', () => {
     let state = setEpoch(emptyStream, 'e1', 0);
-    state = live(fullRun('run_a', 'thr_1', 1), state);
-    expect(state.lastSeq).toBe(9);
-    state = setEpoch(state, 'e1', 3);
-    expect(state.lastSeq).toBe(9);
-    state = setEpoch(state, 'e2', 0);
-    expect(state.lastSeq).toBe(0);
+    state = live(fullRun('run_a', 'thr_1', 1).slice(0, 4), state);
+    expect(state.lastSeq).toBe(4);
+    // The resumed connection announces the head (9); the replay of 5..9 follows and must apply.
+    state = setEpoch(state, 'e1', 9);
+    expect(state.lastSeq).toBe(4);
+    state = live(fullRun('run_a', 'thr_1', 1).slice(4), state);
+    expect(state.runs.run_a).toMatchObject({ final: true, answer: 'You spend $100/month.' });
+    expect(state.runs.run_a.timeline.filter((t) => t.kind === 'tool')).toHaveLength(1);
+    state = setEpoch(state, 'e2', 3);
+    expect(state.lastSeq).toBe(3);
+  });
+
+  it('starts a first connection from the head of the stream', () => {
+    expect(setEpoch(emptyStream, 'e1', 42).lastSeq).toBe(42);
   });
 
   it('ignores frames without a seq (ack, pong, error)', () => {

@@ -276,10 +276,15 @@ export function applyLiveFrame(state: StreamState, e: Envelope): StreamState {
   return { ...state, lastSeq: e.seq, runs };
 }
 
-/** Starts a new stream epoch: seqs restart, so the live high-water mark is reset. */
-export function setEpoch(state: StreamState, epoch: string | undefined, lastSeq: number): StreamState {
-  if (epoch === state.epoch) return { ...state, lastSeq: Math.max(state.lastSeq, lastSeq) };
-  return { ...state, epoch, lastSeq };
+/**
+ * Handles `connection_established`. Its `last_seq` is the head of the stream. On a resume of the
+ * same epoch the client's own position stands: the replay that follows starts right after it, and
+ * jumping to the head would drop that replay as already seen. A first connection or a new epoch
+ * starts from the head (what came before is read over REST).
+ */
+export function setEpoch(state: StreamState, epoch: string | undefined, head: number): StreamState {
+  if (state.epoch !== undefined && epoch === state.epoch) return state;
+  return { ...state, epoch, lastSeq: head };
 }
 
 /** A run read over REST (GET /api/runs/{id}): settles it if the server says it is finished. */
