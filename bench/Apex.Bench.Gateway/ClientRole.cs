@@ -19,7 +19,7 @@ internal static class ClientRole
     private static long s_lastReceive;
     private static int s_closed;
 
-    public static async Task<int> RunAsync(Uri url, string bind, string? tokensFile, int count)
+    public static async Task<int> RunAsync(Uri url, string bind, string? tokensFile, string auth, int count)
     {
         var tokens = tokensFile is null ? null : File.ReadAllLines(tokensFile).Select(l => l.Split(' ')[1]).ToArray();
         var local = IPAddress.Parse(bind);
@@ -54,9 +54,15 @@ internal static class ClientRole
             {
                 var ws = new ClientWebSocket();
                 ws.Options.KeepAliveInterval = TimeSpan.Zero;
-                if (tokens is not null)
+                if (tokens is not null && auth == "header")
                 {
                     ws.Options.SetRequestHeader("Authorization", "Bearer " + tokens[i]);
+                }
+                else if (tokens is not null)
+                {
+                    // What the web app does: browsers cannot set headers on a WebSocket.
+                    ws.Options.AddSubProtocol("jwt." + tokens[i]);
+                    ws.Options.AddSubProtocol("jwt-auth");
                 }
 
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));

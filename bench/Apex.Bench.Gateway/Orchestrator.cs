@@ -13,13 +13,13 @@ internal static class Orchestrator
     private const int PacedRounds = 20;
     private const int PacedIntervalMs = 200;
 
-    public static async Task<int> RunAsync(int[] sizes)
+    public static async Task<int> RunAsync(int[] sizes, string[] kinds)
     {
         var overall = Stopwatch.StartNew();
         var results = new List<Result>();
         foreach (var n in sizes)
         {
-            foreach (var kind in new[] { "bare", "apex" })
+            foreach (var kind in kinds)
             {
                 Console.Error.WriteLine($"[{overall.Elapsed:mm\\:ss}] {kind} with {n} connections …");
                 results.Add(await RunScenarioAsync(kind, n));
@@ -35,13 +35,15 @@ internal static class Orchestrator
     {
         var dataDir = Directory.CreateTempSubdirectory("apex-bench-").FullName;
         var clients = new List<Child>();
-        await using var server = Child.Start(["--role", "server", "--kind", kind, "--data", dataDir]);
+        var apex = kind.StartsWith("apex", StringComparison.Ordinal);
+        var auth = kind == "apex-header" ? "header" : "subprotocol";
+        await using var server = Child.Start(["--role", "server", "--kind", apex ? "apex" : "bare", "--data", dataDir]);
         try
         {
             var port = int.Parse((await server.ExpectAsync("READY", TimeSpan.FromSeconds(60)))[1], CultureInfo.InvariantCulture);
             var url = new Uri($"ws://127.0.0.1:{port}/ws");
             string? tokensFile = null;
-            if (kind == "apex")
+            if (apex)
             {
                 tokensFile = Path.Combine(dataDir, "tokens.txt");
                 await File.WriteAllLinesAsync(tokensFile, await CreateUsersAsync(port, n));
@@ -50,10 +52,10 @@ internal static class Orchestrator
             }
 
             // Warm-up so the baseline excludes JIT and pools that any first connection creates.
-            await using (var warm = Child.Start(ClientArgs(url, "127.0.0.2", Slice(tokensFile, 0, WarmupConnections, dataDir, "warm"), WarmupConnections)))
+            await using (var warm = Child.Start(ClientArgs(url, "127.0.0.2", Slice(tokensFile, 0, WarmupConnections, dataDir, "warm"), auth, WarmupConnections)))
             {
                 await warm.ExpectAsync("CONNECTED", TimeSpan.FromSeconds(60));
-                await server.SendAsync("burst 3");
+                await server.SendAsync("burst 30");
                 await server.ExpectAsync("DONE", TimeSpan.FromSeconds(60));
                 await Task.Delay(500);
                 await warm.SendAsync("quit");
@@ -67,7 +69,7 @@ internal static class Orchestrator
             var share = n / processes;
             for (var p = 0; p < processes; p++)
             {
-                clients.Add(Child.Start(ClientArgs(url, $"127.0.0.{p + 2}", Slice(tokensFile, p * share, share, dataDir, $"c{p}"), share)));
+                clients.Add(Child.Start(ClientArgs(url, $"127.0.0.{p + 2}", Slice(tokensFile, p * share, share, dataDir, $"c{p}"), auth, share)));
             }
 
             var connected = 0;
@@ -79,6 +81,11 @@ internal static class Orchestrator
             await WaitForConnectionsAsync(server, connected);
             await Task.Delay(1000);
             var after = await MemoryAsync(server);
+            if (Environment.GetEnvironmentVariable("APEX_BENCH_PAUSE") is { } pause)
+            {
+                Console.Error.WriteLine($"server pid {server.Id}: pausing {pause} s");
+                await Task.Delay(TimeSpan.FromSeconds(int.Parse(pause, CultureInfo.InvariantCulture)));
+            }
 
             // Throughput: every connection gets `rounds` events as fast as the server can push them.
             var rounds = n <= 1_000 ? 100 : 40;
@@ -86,6 +93,7 @@ internal static class Orchestrator
             await server.SendAsync($"burst {rounds}");
             var burst = await server.ExpectAsync("DONE", TimeSpan.FromSeconds(120));
             var start = long.Parse(burst[1], CultureInfo.InvariantCulture);
+            var publishMs = (long.Parse(burst[2], CultureInfo.InvariantCulture) - start) * 1000.0 / Stopwatch.Frequency;
             var (delivered, last, closedAfterBurst, _) = await WaitForDeliveryAsync(clients, (long)connected * rounds, TimeSpan.FromSeconds(60));
             var throughput = delivered / ((last - start) / (double)Stopwatch.Frequency);
 
@@ -95,7 +103,7 @@ internal static class Orchestrator
             await server.ExpectAsync("DONE", TimeSpan.FromSeconds(120));
             var (pacedDelivered, _, closed, histogram) = await WaitForDeliveryAsync(clients, (long)connected * PacedRounds, TimeSpan.FromSeconds(30));
 
-            return new Result(kind, n, connected, delivered, (long)connected * rounds, throughput,
+            return new Result(kind, n, connected, delivered, (long)connected * rounds, throughput, publishMs,
                 pacedDelivered, (long)connected * PacedRounds, histogram.PercentileMilliseconds(50), histogram.PercentileMilliseconds(99),
                 (after.Managed - before.Managed) / (double)Math.Max(1, connected), (after.Private - before.Private) / (double)Math.Max(1, connected), Math.Max(closed, closedAfterBurst));
         }
@@ -119,9 +127,9 @@ internal static class Orchestrator
         }
     }
 
-    private static string[] ClientArgs(Uri url, string bind, string? tokens, int count)
+    private static string[] ClientArgs(Uri url, string bind, string? tokens, string auth, int count)
     {
-        var args = new List<string> { "--role", "client", "--url", url.ToString(), "--bind", bind, "--count", count.ToString(CultureInfo.InvariantCulture) };
+        var args = new List<string> { "--role", "client", "--url", url.ToString(), "--bind", bind, "--auth", auth, "--count", count.ToString(CultureInfo.InvariantCulture) };
         if (tokens is not null)
         {
             args.AddRange(["--tokens", tokens]);
@@ -243,12 +251,12 @@ internal static class Orchestrator
     {
         var sb = new StringBuilder();
         sb.AppendLine();
-        sb.AppendLine("| server | connections | delivered/s (burst) | delivered | p50 ms | p99 ms | paced delivered | managed heap / idle conn | private memory / idle conn | closed early |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| server | connections | delivered/s (burst) | publish ms | delivered | p50 ms | p99 ms | paced delivered | managed heap / idle conn | private memory / idle conn | closed early |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Kind} | {r.Connected}/{r.Connections} | {r.Throughput:N0} | {r.Delivered:N0}/{r.Expected:N0} | {r.P50:F2} | {r.P99:F2} | {r.PacedDelivered:N0}/{r.PacedExpected:N0} | {r.ManagedPerConnection / 1024:F1} KiB | {r.PrivatePerConnection / 1024:F1} KiB | {r.Closed} |"));
+                $"| {r.Kind} | {r.Connected}/{r.Connections} | {r.Throughput:N0} | {r.PublishMs:N0} | {r.Delivered:N0}/{r.Expected:N0} | {r.P50:F2} | {r.P99:F2} | {r.PacedDelivered:N0}/{r.PacedExpected:N0} | {r.ManagedPerConnection / 1024:F1} KiB | {r.PrivatePerConnection / 1024:F1} KiB | {r.Closed} |"));
         }
 
         sb.AppendLine();
@@ -257,10 +265,12 @@ internal static class Orchestrator
         foreach (var group in results.GroupBy(r => r.Connections))
         {
             var bare = group.FirstOrDefault(r => r.Kind == "bare");
-            var apex = group.FirstOrDefault(r => r.Kind == "apex");
-            if (bare is not null && apex is not null)
+            foreach (var apex in group.Where(r => r.Kind != "bare"))
             {
-                sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {group.Key} | {apex.Throughput / bare.Throughput * 100:F0} % | {apex.P99 / bare.P99:F2}x |"));
+                if (bare is not null)
+                {
+                    sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {group.Key} ({apex.Kind}) | {apex.Throughput / bare.Throughput * 100:F0} % | {apex.P99 / bare.P99:F2}x |"));
+                }
             }
         }
 
@@ -268,7 +278,7 @@ internal static class Orchestrator
     }
 
     private sealed record Result(
-        string Kind, int Connections, int Connected, long Delivered, long Expected, double Throughput,
+        string Kind, int Connections, int Connected, long Delivered, long Expected, double Throughput, double PublishMs,
         long PacedDelivered, long PacedExpected, double P50, double P99,
         double ManagedPerConnection, double PrivatePerConnection, int Closed);
 }
@@ -279,6 +289,8 @@ internal sealed class Child : IAsyncDisposable
     private readonly Process _process;
 
     private Child(Process process) => _process = process;
+
+    public int Id => _process.Id;
 
     public static Child Start(string[] args)
     {

@@ -9,12 +9,13 @@ switch (options.GetValueOrDefault("role", "orchestrator"))
     case "server":
         return await ServerRole.RunAsync(options["kind"], options["data"]);
     case "client":
-        return await ClientRole.RunAsync(new Uri(options["url"]), options["bind"], options.GetValueOrDefault("tokens"), int.Parse(options["count"], CultureInfo.InvariantCulture));
+        return await ClientRole.RunAsync(new Uri(options["url"]), options["bind"], options.GetValueOrDefault("tokens"), options.GetValueOrDefault("auth", "subprotocol"), int.Parse(options["count"], CultureInfo.InvariantCulture));
     default:
         var sizes = options.TryGetValue("connections", out var list)
             ? list.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()
             : [1_000, 5_000];
-        return await Orchestrator.RunAsync(sizes);
+        var kinds = options.TryGetValue("servers", out var k) ? k.Split(',') : ["bare", "apex"];
+        return await Orchestrator.RunAsync(sizes, kinds);
 }
 
 static Dictionary<string, string> ParseArgs(string[] args)

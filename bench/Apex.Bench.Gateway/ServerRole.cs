@@ -31,6 +31,8 @@ internal static class ServerRole
                 $"--Apex:DataDir={dataDir}",
                 "--Logging:LogLevel:Default=Warning",
                 "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning",
+                // Thousands of load-test users come from one loopback address through the development login.
+                "--Auth:Abuse:PerIpPerMinute=1000000",
             ]);
             await ApexHost.PrepareAsync(app);
             fanOut = new ApexFanOut(app.Services.GetRequiredService<IEventBroker>());

@@ -53,7 +53,7 @@ public sealed class MemoryEventBrokerTests
         await broker.PublishAsync("usr_b", Event("b"), CancellationToken.None);
         Assert.Equal([1, 2, 3, 4, 5], a.Seqs);
         Assert.Equal([1], b.Seqs);
-        Assert.All(b.Events, e => Assert.Equal("b", e.Envelope.RunId));
+        Assert.All(b.Events, e => Assert.Equal("b", JsonDocument.Parse(e.Utf8).RootElement.GetProperty("run_id").GetString()));
         Assert.NotEqual(a.Start!.Epoch, b.Start!.Epoch);
     }
 

@@ -70,9 +70,11 @@ public static class EnvelopeSerializer
     public static void WriteTimestamp(Utf8JsonWriter writer, ReadOnlySpan<byte> name, DateTimeOffset value)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        Span<char> chars = stackalloc char[32];
-        value.UtcDateTime.TryFormat(chars, out var written, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        writer.WriteString(name, chars[..written]);
+        // "O" of a UTC DateTime is yyyy-MM-ddTHH:mm:ss.fffffffZ and has a fast path; keep milliseconds.
+        Span<byte> utf8 = stackalloc byte[40];
+        value.UtcDateTime.TryFormat(utf8, out _, "O", CultureInfo.InvariantCulture);
+        utf8[23] = (byte)'Z';
+        writer.WriteString(name, utf8[..24]);
     }
 
     private static byte[] Write<TState>(string type, DateTimeOffset timestamp, TState state, Action<Utf8JsonWriter, TState> writeHeader, Action<Utf8JsonWriter, TState> writeBody)

@@ -49,14 +49,14 @@ internal sealed class MemoryEventBroker : IEventBroker, IDisposable
                 // that every subscriber sees one order even with concurrent publishers, and a
                 // subscribe (which takes the same lock) never falls between history and live.
                 var published = envelope with { Seq = stream.LastSeq + 1 };
-                var streamEvent = new StreamEvent(published, EnvelopeSerializer.Serialize(published));
+                var streamEvent = new StreamEvent(published.Seq!.Value, EnvelopeSerializer.Serialize(published));
                 var now = NowMs();
                 stream.LastSeq = published.Seq!.Value;
                 stream.LastActivityMs = now;
                 stream.Append(streamEvent, now, _historySize);
                 stream.TrimOlderThan(now - _historyTtlMs);
                 stream.Deliver(streamEvent);
-                RealtimeMetrics.EventsPublished.Inc();
+                RealtimeMetrics.Published();
                 return ValueTask.FromResult(published);
             }
         }

@@ -1,27 +1,16 @@
-using Apex.Contracts;
-
 namespace Apex.Realtime.Broker;
 
 /// <summary>
-/// One event of a user's stream: the envelope with its <see cref="Seq"/> and its UTF-8 JSON frame,
-/// serialised once and shared by every subscriber and by the replay history.
+/// One event of a user's stream: its <see cref="Seq"/> and its UTF-8 JSON frame, serialised once
+/// and shared by every subscriber and by the replay history. Only the bytes are kept: the history
+/// holds up to the replay window per user, so every retained byte counts.
 /// </summary>
-public sealed class StreamEvent
+public sealed class StreamEvent(long seq, byte[] utf8)
 {
-    public StreamEvent(EventEnvelope envelope, byte[] utf8)
-    {
-        ArgumentNullException.ThrowIfNull(envelope);
-        Envelope = envelope;
-        Seq = envelope.Seq ?? throw new ArgumentException("A stream event carries a seq.", nameof(envelope));
-        Utf8 = utf8;
-    }
-
-    public long Seq { get; }
-
-    public EventEnvelope Envelope { get; }
+    public long Seq { get; } = seq;
 
     /// <summary>The complete text frame. Never modify it: it is shared.</summary>
-    public byte[] Utf8 { get; }
+    public byte[] Utf8 { get; } = utf8;
 }
 
 /// <summary>A position in a user's stream: the events up to and including <see cref="Seq"/> of <see cref="Epoch"/>.</summary>

@@ -43,6 +43,16 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
         _lastSendMs = Environment.TickCount64;
         _tokens = _options.MessageBurst;
         _lastRefillMs = Environment.TickCount64;
+
+        // One registration for the connection's life instead of a cancellable token on every send,
+        // receive and wait: giving up aborts the socket, which ends whatever is pending, and wakes
+        // the send loop.
+        _abort.Token.UnsafeRegister(static state =>
+        {
+            var connection = (GatewayConnection)state!;
+            connection._queue.Writer.TryComplete();
+            connection._socket.Abort();
+        }, this);
     }
 
     public string Id { get; }
@@ -184,10 +194,9 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
     private async Task SendLoopAsync()
     {
         var reader = _queue.Reader;
-        var token = _abort.Token;
         try
         {
-            while (await reader.WaitToReadAsync(token))
+            while (await reader.WaitToReadAsync())
             {
                 var delivered = 0;
                 while (reader.TryRead(out var item))
@@ -217,19 +226,19 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
                         continue;
                     }
 
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, token);
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                     Volatile.Write(ref _lastSendMs, Environment.TickCount64);
                 }
 
                 if (delivered > 0 && !_discardQueued)
                 {
-                    RealtimeMetrics.EventsDelivered.Inc(delivered);
+                    RealtimeMetrics.Delivered(delivered);
                 }
             }
 
             if (Volatile.Read(ref _closeRequested) != 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                await _socket.CloseOutputAsync(_closeStatus, _closeDescription, token);
+                await _socket.CloseOutputAsync(_closeStatus, _closeDescription, CancellationToken.None);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
@@ -241,7 +250,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
 
     private async Task ReceiveLoopAsync()
     {
-        var token = _abort.Token;
+        var token = CancellationToken.None;
         while (true)
         {
             // Wait for data without holding a buffer: idle connections then cost no receive memory.

@@ -1,6 +1,8 @@
 using System.Buffers.Text;
 using System.Net.WebSockets;
+using System.Security.Claims;
 using System.Text;
+using Apex.Auth.Tokens;
 using Apex.Hosting;
 using Apex.Realtime.Broker;
 using Microsoft.AspNetCore.Http;
@@ -39,10 +41,10 @@ internal sealed class WebSocketGateway(
             return Unauthorized(context, missingReason);
         }
 
-        var validation = await services.TokenValidator.ValidateAsync(token, context.RequestAborted);
-        if (!validation.IsValid || string.IsNullOrEmpty(validation.UserId))
+        var (userId, expiresAt, failure) = await AuthenticateAsync(token, context.RequestAborted);
+        if (userId is null)
         {
-            return Unauthorized(context, validation.FailureReason ?? "The access token is not valid.");
+            return Unauthorized(context, failure);
         }
 
         if (!IsOriginAllowed(context.Request))
@@ -74,7 +76,16 @@ internal sealed class WebSocketGateway(
             KeepAliveInterval = TimeSpan.Zero,
         });
 
-        var connection = new GatewayConnection(socket, validation.UserId, validation.ExpiresAt, services);
+        // The connection outlives the handshake by hours: let go of the token and the principal
+        // (and the parsed JWT behind it) that only the handshake needed.
+        context.Request.Headers.Authorization = default;
+        context.User = new ClaimsPrincipal();
+        foreach (var key in context.Items.Where(kv => kv.Value is AccessTokenValidation).Select(kv => kv.Key).ToList())
+        {
+            context.Items.Remove(key);
+        }
+
+        var connection = new GatewayConnection(socket, userId, expiresAt, services);
         if (!registry.TryAdd(connection))
         {
             await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
@@ -108,6 +119,14 @@ internal sealed class WebSocketGateway(
         }
 
         return TypedResults.Empty;
+    }
+
+    private async Task<(string? UserId, DateTimeOffset? ExpiresAt, string Failure)> AuthenticateAsync(string token, CancellationToken ct)
+    {
+        var validation = await services.TokenValidator.ValidateAsync(token, ct);
+        return validation.IsValid && !string.IsNullOrEmpty(validation.UserId)
+            ? (validation.UserId, validation.ExpiresAt, string.Empty)
+            : (null, null, validation.FailureReason ?? "The access token is not valid.");
     }
 
     /// <summary>Header first, then the subprotocol entries; never the query string (it ends up in logs).</summary>
