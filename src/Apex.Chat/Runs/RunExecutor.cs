@@ -666,7 +666,8 @@ internal sealed class RunExecutor(
                 UserId = active.UserId,
                 Seq = published.Seq ?? 0,
                 Type = published.Type,
-                Envelope = JsonSerializer.Serialize(published, ApexJson.Options),
+                // Stored byte for byte as the gateway frames it, so GET /api/runs/{id}/events serves the same JSON.
+                Envelope = Encoding.UTF8.GetString(EnvelopeSerializer.Serialize(published)),
                 CreatedAt = published.Timestamp,
             });
             await db.SaveChangesAsync();
