@@ -284,7 +284,7 @@ internal static class ChatEndpoints
     private static async Task<Results<Accepted<RunResponse>, ProblemHttpResult>> CancelRun(
         ClaimsPrincipal principal, RunExecutor executor, string id, CancellationToken ct)
     {
-        var (error, run) = await executor.StopAsync(principal.GetUserId(), id, ct);
+        var (error, run) = await executor.StopAsync(principal.GetUserId(), id, TimeSpan.Zero, ct);
         return error switch
         {
             null => TypedResults.Accepted($"/api/runs/{id}", run!.ToResponse()),

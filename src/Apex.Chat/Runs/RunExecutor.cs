@@ -65,9 +65,13 @@ internal sealed class RunExecutor(
 
     async Task<RunCommandResult> IRunCommandHandler.StopRunAsync(string userId, string runId, CancellationToken ct)
     {
-        var (error, run) = await StopAsync(userId, runId, ct);
+        // The gateway acks after this returns, and the protocol orders the ack before the run's
+        // cancelled agent_completed: the cancellation starts a moment later, well inside the 1 s bound.
+        var (error, run) = await StopAsync(userId, runId, StopAckHeadStart, ct);
         return error is not null ? RunCommandResult.Failure(error.Code, error.Message) : RunCommandResult.Success(run!.ThreadId, run.Id);
     }
+
+    private static readonly TimeSpan StopAckHeadStart = TimeSpan.FromMilliseconds(25);
 
     public async Task<StartRunResult> StartAsync(StartRunCommand command, CancellationToken ct)
     {
@@ -209,7 +213,7 @@ internal sealed class RunExecutor(
         return new StartRunResult(null, thread, message, run, newThread);
     }
 
-    public async Task<(StartRunError? Error, ChatRun? Run)> StopAsync(string userId, string runId, CancellationToken ct)
+    public async Task<(StartRunError? Error, ChatRun? Run)> StopAsync(string userId, string runId, TimeSpan delay, CancellationToken ct)
     {
         if (!ApexIds.HasPrefix(runId, ApexIds.Run))
         {
@@ -218,7 +222,20 @@ internal sealed class RunExecutor(
 
         // The registry only holds the caller's runs for the caller: another user's id is not found.
         var active = registry.Find(userId, runId);
-        active?.Cancel(CancelReason.UserStop);
+        if (active is not null)
+        {
+            if (delay > TimeSpan.Zero)
+            {
+                _ = Task.Delay(delay, time, CancellationToken.None).ContinueWith(
+                    static (_, state) => ((ActiveRun)state!).Cancel(CancelReason.UserStop), active, CancellationToken.None,
+                    TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+            else
+            {
+                active.Cancel(CancelReason.UserStop);
+            }
+        }
+
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
         var run = await db.Runs.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId && r.UserId == userId, ct);

@@ -1,0 +1,152 @@
+using System.Net;
+using Apex.Agents.Data;
+using Apex.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Apex.Chat.Tests;
+
+public sealed class RunLifecycleTests
+{
+    [Fact(Timeout = 60_000)]
+    public async Task Shutdown_fails_active_runs_visibly_and_a_restart_fails_runs_left_running()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("apex-restart-").FullName;
+        string runId;
+        string threadId;
+        TestUser user;
+        // The first server is stopped, not disposed: the fixture's dispose would delete the data directory.
+        var first = await ChatTestKit.StartAsync(new ScriptedAgent { Mode = ScriptMode.NeverTerminates }, dataDir: dataDir);
+        {
+            user = await first.RegisterUserAsync();
+            using var alice = new ChatUser(first, user);
+            threadId = await alice.CreateThreadAsync();
+            var (_, accepted) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "interrupted" });
+            runId = accepted.GetProperty("run").Str("id")!;
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while ((await alice.EventsAsync(runId)).Count < 2)
+            {
+                await Task.Delay(20, cts.Token);
+            }
+
+            // A graceful stop, as on SIGTERM.
+            await first.App.StopAsync(cts.Token);
+            await first.App.DisposeAsync();
+            first.Client.Dispose();
+            SqliteConnection.ClearAllPools();
+        }
+
+        await using var second = await ChatTestKit.StartAsync(dataDir: dataDir);
+        using var again = new ChatUser(second, user);
+        var (status, run) = await again.GetAsync($"/api/runs/{runId}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("failed", run.Str("status"));
+        Assert.Equal("server_shutdown", run.GetProperty("error").Str("code"));
+        var events = await again.EventsAsync(runId);
+        ChatTestKit.AssertWellFormedRun(events);
+        Assert.Equal("agent_error", events[^1].Type());
+        Assert.Equal("server_shutdown", events[^1].GetProperty("payload").Str("code"));
+        var (_, thread) = await again.GetAsync($"/api/threads/{threadId}");
+        Assert.Equal("failed", thread.Str("last_run_status"));
+        Assert.Equal(HttpStatusCode.Accepted, (await again.PostAsync($"/api/threads/{threadId}/messages", new { content = "resumed" })).Status);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Runs_a_crashed_process_left_running_are_failed_at_start()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("apex-crash-").FullName;
+        string runId;
+        string threadId;
+        TestUser user;
+        var first = await ChatTestKit.StartAsync(dataDir: dataDir);
+        {
+            user = await first.RegisterUserAsync();
+            using var alice = new ChatUser(first, user);
+            threadId = await alice.CreateThreadAsync();
+            var (_, accepted) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "done" });
+            runId = accepted.GetProperty("run").Str("id")!;
+            await alice.WaitForRunAsync(runId);
+            await first.App.StopAsync();
+            await first.App.DisposeAsync();
+            first.Client.Dispose();
+            SqliteConnection.ClearAllPools();
+        }
+
+        // What a killed process leaves behind: a run still marked running, holding its thread.
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(dataDir, "apex.db")};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE chat_runs SET Status = 'running', FinishedAt = NULL WHERE Id = $run; UPDATE chat_threads SET ActiveRunId = $run, LastRunStatus = 'running' WHERE Id = $thread;";
+            command.Parameters.AddWithValue("$run", runId);
+            command.Parameters.AddWithValue("$thread", threadId);
+            Assert.Equal(2, await command.ExecuteNonQueryAsync());
+        }
+
+        await using var second = await ChatTestKit.StartAsync(dataDir: dataDir);
+        using var again = new ChatUser(second, user);
+        var (_, run) = await again.GetAsync($"/api/runs/{runId}");
+        Assert.Equal("failed", run.Str("status"));
+        Assert.True(run.TryGetProperty("finished_at", out _));
+        var (_, thread) = await again.GetAsync($"/api/threads/{threadId}");
+        Assert.Equal("failed", thread.Str("last_run_status"));
+        Assert.Equal(HttpStatusCode.Accepted, (await again.PostAsync($"/api/threads/{threadId}/messages", new { content = "again" })).Status);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_messages_dataset_must_be_the_callers_and_later_runs_reuse_the_threads_last_one()
+    {
+        var agent = new ScriptedAgent();
+        var datasets = new OwnedDatasets();
+        await using var server = await ApexTestServer.StartAsync(configure: b =>
+        {
+            ScriptedAgent.Register(b, agent);
+            b.Services.AddSingleton<IUsageDataSource>(datasets);
+        });
+        using var alice = await ChatUser.CreateAsync(server);
+        using var bob = await ChatUser.CreateAsync(server);
+        datasets.Add(alice.Id, "ds_alice");
+
+        var threadId = await alice.CreateThreadAsync();
+        var (status, accepted) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "with data", dataset_id = "ds_alice" });
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("ds_alice", accepted.GetProperty("run").Str("dataset_id"));
+        await alice.WaitForRunAsync(accepted.GetProperty("run").Str("id")!);
+
+        var (_, second) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "follow-up" });
+        Assert.Equal("ds_alice", second.GetProperty("run").Str("dataset_id"));
+        await alice.WaitForRunAsync(second.GetProperty("run").Str("id")!);
+        Assert.Equal(["ds_alice", "ds_alice"], agent.Requests.Select(r => r.DatasetId ?? "(none)").ToArray());
+
+        // Bob names alice's dataset: it does not exist for him, and nothing is stored.
+        var bobThread = await bob.CreateThreadAsync();
+        var (bobStatus, problem) = await bob.PostAsync($"/api/threads/{bobThread}/messages", new { content = "steal", dataset_id = "ds_alice" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, bobStatus);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("dataset_id", out _));
+        var (_, messages) = await bob.GetAsync($"/api/threads/{bobThread}/messages");
+        Assert.Empty(messages.GetProperty("items").EnumerateArray());
+        Assert.Equal(2, agent.Requests.Count);
+    }
+
+    /// <summary>The dataset module's ownership answer, for the one question the executor asks.</summary>
+    private sealed class OwnedDatasets : IUsageDataSource
+    {
+        private readonly HashSet<(string, string)> _owned = [];
+
+        public void Add(string userId, string datasetId)
+        {
+            lock (_owned)
+            {
+                _owned.Add((userId, datasetId));
+            }
+        }
+
+        public Task<bool> ExistsAsync(string userId, string datasetId, CancellationToken ct)
+        {
+            lock (_owned)
+            {
+                return Task.FromResult(_owned.Contains((userId, datasetId)));
+            }
+        }
+    }
+}
