@@ -1,8 +1,6 @@
 using System.Net;
-using Apex.Agents.Data;
 using Apex.Testing;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Apex.Chat.Tests;
 
@@ -97,56 +95,40 @@ public sealed class RunLifecycleTests
     public async Task A_messages_dataset_must_be_the_callers_and_later_runs_reuse_the_threads_last_one()
     {
         var agent = new ScriptedAgent();
-        var datasets = new OwnedDatasets();
-        await using var server = await ApexTestServer.StartAsync(configure: b =>
-        {
-            ScriptedAgent.Register(b, agent);
-            b.Services.AddSingleton<IUsageDataSource>(datasets);
-        });
+        await using var server = await ChatTestKit.StartAsync(agent);
         using var alice = await ChatUser.CreateAsync(server);
         using var bob = await ChatUser.CreateAsync(server);
-        datasets.Add(alice.Id, "ds_alice");
+        var (uploaded, dataset) = await alice.PostAsync("/api/datasets", new
+        {
+            name = "november",
+            rows = new[]
+            {
+                new { timestamp = "2026-11-01T10:00:00Z", model = "gpt-4o", input_tokens = 1200, output_tokens = 300 },
+                new { timestamp = "2026-11-02T10:00:00Z", model = "gpt-4o", input_tokens = 900, output_tokens = 250 },
+            },
+        });
+        Assert.Equal(HttpStatusCode.Created, uploaded);
+        var datasetId = dataset.Str("id")!;
 
         var threadId = await alice.CreateThreadAsync();
-        var (status, accepted) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "with data", dataset_id = "ds_alice" });
+        var (status, accepted) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "with data", dataset_id = datasetId });
         Assert.Equal(HttpStatusCode.Accepted, status);
-        Assert.Equal("ds_alice", accepted.GetProperty("run").Str("dataset_id"));
+        Assert.Equal(datasetId, accepted.GetProperty("run").Str("dataset_id"));
+        Assert.Equal(datasetId, accepted.GetProperty("message").Str("dataset_id"));
         await alice.WaitForRunAsync(accepted.GetProperty("run").Str("id")!);
 
         var (_, second) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "follow-up" });
-        Assert.Equal("ds_alice", second.GetProperty("run").Str("dataset_id"));
+        Assert.Equal(datasetId, second.GetProperty("run").Str("dataset_id"));
         await alice.WaitForRunAsync(second.GetProperty("run").Str("id")!);
-        Assert.Equal(["ds_alice", "ds_alice"], agent.Requests.Select(r => r.DatasetId ?? "(none)").ToArray());
+        Assert.Equal([datasetId, datasetId], agent.Requests.Select(r => r.DatasetId ?? "(none)").ToArray());
 
         // Bob names alice's dataset: it does not exist for him, and nothing is stored.
         var bobThread = await bob.CreateThreadAsync();
-        var (bobStatus, problem) = await bob.PostAsync($"/api/threads/{bobThread}/messages", new { content = "steal", dataset_id = "ds_alice" });
+        var (bobStatus, problem) = await bob.PostAsync($"/api/threads/{bobThread}/messages", new { content = "steal", dataset_id = datasetId });
         Assert.Equal(HttpStatusCode.UnprocessableEntity, bobStatus);
         Assert.True(problem.GetProperty("errors").TryGetProperty("dataset_id", out _));
         var (_, messages) = await bob.GetAsync($"/api/threads/{bobThread}/messages");
         Assert.Empty(messages.GetProperty("items").EnumerateArray());
         Assert.Equal(2, agent.Requests.Count);
-    }
-
-    /// <summary>The dataset module's ownership answer, for the one question the executor asks.</summary>
-    private sealed class OwnedDatasets : IUsageDataSource
-    {
-        private readonly HashSet<(string, string)> _owned = [];
-
-        public void Add(string userId, string datasetId)
-        {
-            lock (_owned)
-            {
-                _owned.Add((userId, datasetId));
-            }
-        }
-
-        public Task<bool> ExistsAsync(string userId, string datasetId, CancellationToken ct)
-        {
-            lock (_owned)
-            {
-                return Task.FromResult(_owned.Contains((userId, datasetId)));
-            }
-        }
     }
 }

@@ -31,30 +31,33 @@ public sealed class ServiceRouteTests
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task Health_is_503_when_the_database_cannot_be_reached()
+    public async Task Health_and_ready_are_503_when_the_database_cannot_be_opened()
     {
-        await using var broken = await ApexTestServer.StartAsync(new Dictionary<string, string?>
-        {
-            ["Apex:Role"] = "Auth",
-        });
-        using var ok = await broken.Client.GetAsync(new Uri("/health", UriKind.Relative));
+        await using var server = await ApexTestServer.StartAsync();
+        using var ok = await server.Client.GetAsync(new Uri("/health", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
 
-        // Role auth has no other module holding the file open; SQLite cannot open a directory as a database.
-        var dbFile = Path.Combine(broken.DataDir, "apex.db");
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        File.Delete(dbFile);
+        // The database file replaced by a directory: SQLite cannot open it.
+        var dbFile = Path.Combine(server.DataDir, "apex.db");
+        foreach (var file in new[] { dbFile, dbFile + "-wal", dbFile + "-shm" })
+        {
+            File.Delete(file);
+        }
+
         Directory.CreateDirectory(dbFile);
-        using var response = await broken.Client.GetAsync(new Uri("/health", UriKind.Relative));
+        using var response = await server.Client.GetAsync(new Uri("/health", UriKind.Relative));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         var body = await ReadJsonAsync(response);
         Assert.Equal("unhealthy", body.GetProperty("status").GetString());
+        Assert.Equal("error", body.GetProperty("database").GetString());
         Assert.Equal("error", body.GetProperty("checks").GetProperty("database").GetString());
-        using var ready = await broken.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal("ok", body.GetProperty("checks").GetProperty("event_bus").GetString());
+        Assert.DoesNotContain(server.DataDir, body.GetRawText(), StringComparison.Ordinal);
+        using var ready = await server.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        using var live = await broken.Client.GetAsync(new Uri("/health/live", UriKind.Relative));
+        Assert.Equal("not_ready", (await ReadJsonAsync(ready)).GetProperty("status").GetString());
+        using var live = await server.Client.GetAsync(new Uri("/health/live", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        Directory.Delete(dbFile);
     }
 
     [Fact(Timeout = 30_000)]

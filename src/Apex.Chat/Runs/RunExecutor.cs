@@ -530,6 +530,9 @@ internal sealed class RunExecutor(
         // The final answer and state are stored before the terminal event is sent (realtime-protocol.md
         // section 4): a client that sees the end can reload the thread and find the answer.
         await StoreFinalAsync(state, status, answer, report, errorCode, errorMessage);
+        // Out of the registry before the terminal event goes out: a client that sees the end and sends
+        // stop_agent learns that the run is no longer active.
+        registry.Remove(active);
         await PublishAsync(state, terminal);
     }
 

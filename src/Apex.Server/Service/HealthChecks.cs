@@ -14,8 +14,11 @@ internal sealed class DatabaseHealthCheck(HealthProbeDbContext db) : IHealthChec
     {
         try
         {
-            // WaitAsync: a query blocked on a lock may not observe the token, the check's timeout must hold anyway.
-            await db.Database.ExecuteSqlRawAsync("SELECT 1", cancellationToken).WaitAsync(cancellationToken);
+            // SQLite answers "SELECT 1" without touching the file; reading the schema needs the file and its lock.
+            var sql = db.Database.IsSqlite() ? "SELECT count(*) FROM sqlite_master" : "SELECT 1";
+            // SQLite waits for a lock synchronously inside the "async" call and ignores the token; on the
+            // thread pool with WaitAsync the check's timeout holds anyway.
+            await Task.Run(() => db.Database.ExecuteSqlRawAsync(sql, cancellationToken), cancellationToken).WaitAsync(cancellationToken);
             return HealthCheckResult.Healthy();
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
@@ -60,6 +63,14 @@ internal static class HealthCheckNames
         {
             var apex = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApexOptions>>().Value;
             var db = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value;
+            if (db.Provider == DatabaseProvider.Sqlite)
+            {
+                // A pooled SQLite connection keeps answering from a file that has been deleted or
+                // replaced; the probe opens the database afresh each time.
+                var probe = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(Apex.Hosting.Database.SqliteConnectionString(apex, db)) { Pooling = false };
+                db = new DatabaseOptions { Provider = db.Provider, CommandTimeoutSeconds = db.CommandTimeoutSeconds, ConnectionString = probe.ConnectionString };
+            }
+
             Apex.Hosting.Database.Configure(options, apex, db, Apex.Hosting.Database.HistoryTable<HealthProbeDbContext>());
         });
         services.AddHealthChecks();
