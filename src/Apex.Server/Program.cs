@@ -7,5 +7,6 @@ root.Subcommands.Add(MigrateCommand.Create());
 root.Subcommands.Add(CheckConfigCommand.Create());
 root.Subcommands.Add(UserCommands.Create());
 root.Subcommands.Add(KeysCommand.Create());
+root.Subcommands.Add(VerifyCommand.Create());
 
 return await root.Parse(args).InvokeAsync();
