@@ -53,8 +53,14 @@ public sealed record IterationResult
     public static Verdict VerdictOf(IEnumerable<CheckResult> checks)
     {
         var verdict = Verdict.Pass;
+        var passed = 0;
         foreach (var check in checks)
         {
+            if (check.Status is CheckStatus.Pass or CheckStatus.Slow)
+            {
+                passed++;
+            }
+
             if (check.Status == CheckStatus.Fail)
             {
                 return Verdict.Fail;
@@ -66,7 +72,8 @@ public sealed record IterationResult
             }
         }
 
-        return verdict;
+        // Nothing verified is not a pass.
+        return passed == 0 ? Verdict.Fail : verdict;
     }
 }
 

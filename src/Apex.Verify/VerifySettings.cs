@@ -67,5 +67,8 @@ public sealed record VerifySettings
     /// <summary>How long to keep listening after a run's terminal event for stray or leaked events.</summary>
     public TimeSpan QuietPeriod { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long the resume check stays disconnected, so that the run goes on without it.</summary>
+    public TimeSpan ResumeGap { get; init; } = TimeSpan.FromMilliseconds(300);
+
     public string Question { get; init; } = DefaultQuestion;
 }

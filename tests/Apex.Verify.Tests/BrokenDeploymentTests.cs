@@ -16,7 +16,7 @@ public sealed class BrokenDeploymentTests
 
         var code = await harness.RunAsync(harness.Settings(api.BaseAddress, authUrl));
 
-        Assert.Equal(ExitCodes.Failed, code);
+        Assert.True(code == ExitCodes.Failed, $"exit {code}\n{harness.Output}");
         var (result, detail) = harness.Check("health.auth");
         Assert.Equal("fail", result);
         Assert.Contains($"cannot connect to {authUrl.GetLeftPart(UriPartial.Authority)}", detail, StringComparison.Ordinal);
@@ -34,7 +34,7 @@ public sealed class BrokenDeploymentTests
 
         var code = await harness.RunAsync(harness.Settings(server.BaseAddress) with { Only = new HashSet<string> { "ws" } });
 
-        Assert.Equal(ExitCodes.Failed, code);
+        Assert.True(code == ExitCodes.Failed, $"exit {code}\n{harness.Output}");
         Assert.Equal("pass", harness.Check("ws.handshake").Result);
         var (result, detail) = harness.Check("ws.subprotocol");
         Assert.Equal("fail", result);
@@ -51,7 +51,7 @@ public sealed class BrokenDeploymentTests
 
         var code = await harness.RunAsync(harness.Settings(server.BaseAddress, webUrl: web.Address) with { Only = new HashSet<string> { "health", "web", "cors" } });
 
-        Assert.Equal(ExitCodes.Failed, code);
+        Assert.True(code == ExitCodes.Failed, $"exit {code}\n{harness.Output}");
         Assert.Equal("pass", harness.Check("web.page").Result);
         var (result, detail) = harness.Check("cors.api");
         Assert.Equal("fail", result);
@@ -73,7 +73,7 @@ public sealed class BrokenDeploymentTests
             AgentCompletionTimeout = TimeSpan.FromSeconds(2),
         });
 
-        Assert.Equal(ExitCodes.Failed, code);
+        Assert.True(code == ExitCodes.Failed, $"exit {code}\n{harness.Output}");
         Assert.Equal("pass", harness.Check("agent.first_event").Result);
         var (result, detail) = harness.Check("agent.completion");
         Assert.Equal("fail", result);
@@ -86,12 +86,17 @@ public sealed class BrokenDeploymentTests
     [Fact(Timeout = 120_000)]
     public async Task A_server_leaking_events_across_users_fails_the_isolation_check()
     {
-        await using var server = await Deployments.SingleAsync(configure: Deployments.LeakEventsAcrossUsers);
+        var agent = new ScriptedAgent();
+        await using var server = await Deployments.SingleAsync(configure: b =>
+        {
+            Deployments.Agent(b, agent);
+            Deployments.LeakEventsAcrossUsers(b);
+        });
         using var harness = new VerifyHarness();
 
         var code = await harness.RunAsync(harness.Settings(server.BaseAddress) with { Only = new HashSet<string> { "isolation" } });
 
-        Assert.Equal(ExitCodes.Failed, code);
+        Assert.True(code == ExitCodes.Failed, $"exit {code}\n{harness.Output}");
         Assert.Equal("pass", harness.Check("agent.completion").Result);
         var (result, detail) = harness.Check("isolation.events");
         Assert.Equal("fail", result);

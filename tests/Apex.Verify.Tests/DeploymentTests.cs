@@ -39,6 +39,24 @@ public sealed class DeploymentTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task A_slow_run_is_cut_mid_run_and_resumes_without_gap_or_duplicate()
+    {
+        // Each event 150 ms apart: the probe cuts the socket after the first one while the run goes on.
+        var agent = new ScriptedAgent { Delay = TimeSpan.FromMilliseconds(150) };
+        await using var server = await Deployments.SingleAsync(configure: b => Deployments.Agent(b, agent));
+        using var harness = new VerifyHarness();
+
+        var code = await harness.RunAsync(harness.Settings(server.BaseAddress) with { Only = new HashSet<string> { "agent", "resume", "isolation" } });
+
+        Assert.True(code == ExitCodes.Pass, $"exit {code}\n{harness.Failures()}\n{harness.Output}");
+        var (_, replay) = harness.Check("resume.replay");
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(replay, @"[1-9]\d* replayed, [1-9]\d* live"), harness.Output);
+        Assert.Equal("pass", harness.Check("agent.tool_pairs").Result);
+        Assert.Equal("pass", harness.Check("isolation.foreign_run").Result);
+        Assert.Equal(2, agent.Requests.Count);
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task Split_auth_and_api_roles_with_a_separate_web_origin_pass_every_check()
     {
         await using var web = await StaticWebApp.StartAsync();

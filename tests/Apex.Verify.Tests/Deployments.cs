@@ -39,7 +39,6 @@ internal static class Deployments
             {
                 ["Apex:Role"] = "Api",
                 [JwksUrlKey] = new Uri(auth.BaseAddress, "/.well-known/jwks.json").ToString(),
-                ["Auth:Issuer"] = auth.BaseAddress.ToString().TrimEnd('/'),
                 ["Service:AuthUrl"] = auth.BaseAddress.ToString().TrimEnd('/'),
             };
             if (allowedOrigin is not null)

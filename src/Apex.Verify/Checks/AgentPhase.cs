@@ -116,8 +116,7 @@ internal static class AgentPhase
         var remaining = s.AgentFirstEventTimeout - (socket.Now - trace.SentAt.Value);
         if (trace.Events.Count == 0)
         {
-            await socket.WaitForAsync(f => Track(trace, f) && trace.Events.Count > 0, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero,
-                "agent event", ct);
+            await socket.WaitForAsync(f => trace.Add(f), remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, "agent event", ct);
         }
 
         ctx.UserARuns.Add(trace.RunId!);

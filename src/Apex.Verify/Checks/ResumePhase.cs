@@ -36,6 +36,8 @@ internal static class ResumePhase
                     first.Abort();
                 }
 
+                await Task.Delay(s.ResumeGap, ct);
+
                 var query = $"epoch={Uri.EscapeDataString(epoch)}&last_seq={cutAt}";
                 var again = await ProbeSocket.ConnectAsync(e.WsWith(query), ctx.UserA.AccessToken, [], null, s.FrameTimeout, ct);
                 resumed = again.Socket ?? throw new CheckFailedException($"reconnect with {query}: {again.Error}");

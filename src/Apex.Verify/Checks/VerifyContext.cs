@@ -112,9 +112,9 @@ internal sealed class VerifyContext : IAsyncDisposable
         _progress.CheckStarted(id, title);
         foreach (var need in needs ?? [])
         {
-            if (!_facts.ContainsKey(need))
+            // A fact whose check was not selected (--only) is assumed; one whose check failed is not.
+            if (!_facts.ContainsKey(need) && _missing.TryGetValue(need, out var reason))
             {
-                var reason = _missing.TryGetValue(need, out var because) ? because : $"needs {need}, which was not checked";
                 Record(id, phase, title, CheckStatus.Skip, TimeSpan.Zero, reason);
                 if (provides is not null)
                 {
