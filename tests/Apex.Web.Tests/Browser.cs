@@ -89,6 +89,10 @@ internal sealed class PageSession : IAsyncDisposable
         """;
 
     private readonly IBrowserContext context;
+    private readonly ConcurrentBag<string> expectedConsole = [];
+
+    /// <summary>A console error the test provokes on purpose (text fragment).</summary>
+    public void ExpectConsoleError(string fragment) => expectedConsole.Add(fragment);
 
     private PageSession(IBrowserContext context, IPage page)
     {
@@ -97,7 +101,8 @@ internal sealed class PageSession : IAsyncDisposable
         page.PageError += (_, e) => Errors.Add($"page error: {e}");
         page.Console += (_, m) =>
         {
-            if (m.Type == "error" && !m.Text.Contains("Failed to load resource", StringComparison.Ordinal))
+            if (m.Type == "error" && !m.Text.Contains("Failed to load resource", StringComparison.Ordinal)
+                && !expectedConsole.Any(e => m.Text.Contains(e, StringComparison.Ordinal)))
             {
                 Errors.Add($"console: {m.Text}");
             }

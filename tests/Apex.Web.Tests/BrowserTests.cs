@@ -62,7 +62,7 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
     [GeneratedRegex(@"[0-9][0-9,]*(\.[0-9]+)?")]
     private static partial Regex MoneyPattern();
 
-    [Fact(Timeout = 120_000, Skip = "Needs the datasets API and the optimisation agent, which are not on main yet.")]
+    [Fact(Timeout = 120_000)]
     public async Task Register_upload_ask_see_live_events_and_report_then_reload_keeps_history()
     {
         await using var server = await WebApp.StartServerAsync();
@@ -118,12 +118,14 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
 
             // The picture for the README: the chat with a finished report.
             await run.Locator("details.activity > summary").ClickAsync();
-            await report.ScrollIntoViewIfNeededAsync();
+            await page.SetViewportSizeAsync(1280, 1200);
+            await report.EvaluateAsync("e => e.scrollIntoView({ block: 'start' })");
             var docs = Path.Combine(WebApp.RepoRoot, "docs");
             Directory.CreateDirectory(docs);
             await page.ScreenshotAsync(new() { Path = Path.Combine(docs, "screenshot-chat.png") });
 
             // Reload: the same thread, its history and its report come back from the server.
+            await page.SetViewportSizeAsync(1280, 900);
             await page.ReloadAsync();
             await Expect(page.GetByTestId("user-message").First).ToContainTextAsync(question);
             var reloaded = page.Locator("article[data-run]").Last;
@@ -132,6 +134,7 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
             await Expect(reloaded.GetByTestId("answer")).Not.ToBeEmptyAsync();
             await Expect(page.GetByTestId("thread-item")).ToHaveCountAsync(1);
         });
+        Directory.Delete(dir, recursive: true);
     }
 
     [Fact(Timeout = 120_000)]
@@ -275,5 +278,42 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
             var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
             Assert.True(width <= 360, $"no horizontal scrolling at 360 px (page is {width} px wide)");
         }, width: 360, height: 740);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task A_failed_refresh_returns_to_sign_in_and_keeps_the_draft()
+    {
+        await using var server = await WebApp.StartServerAsync();
+        await PageSession.RunAsync(fixture.Browser, server.BaseAddress, "draft", async s =>
+        {
+            var page = s.Page;
+            var email = NewEmail();
+            await RegisterAsync(page, email);
+            var composer = page.GetByLabel("Message", new() { Exact = true });
+            await composer.FillAsync("A long question I was still writing");
+
+            // The session is revoked elsewhere (as a sign-out in another tab or a reused refresh
+            // token would) and the stored access token is no longer accepted.
+            var status = await page.EvaluateAsync<int>("""
+                async () => {
+                  const s = JSON.parse(localStorage.getItem('apex.session'));
+                  const r = await fetch('/auth/logout', { method: 'POST',
+                    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + s.accessToken },
+                    body: JSON.stringify({ refresh_token: s.refreshToken }) });
+                  localStorage.setItem('apex.session', JSON.stringify({ ...s, accessToken: 'revoked.token.value' }));
+                  return r.status;
+                }
+                """);
+            Assert.Equal(204, status);
+            s.ExpectConsoleError("WebSocket connection to"); // the refused upgrade is logged by the browser
+            await page.ReloadAsync();
+
+            // The first API call gets 401, the one refresh is refused: back to sign-in.
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sign in to Apex" })).ToBeVisibleAsync();
+            await page.GetByLabel("Email").FillAsync(email);
+            await page.GetByLabel("Password").FillAsync(Password);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
+            await Expect(composer).ToHaveValueAsync("A long question I was still writing");
+        });
     }
 }
