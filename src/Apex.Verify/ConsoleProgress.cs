@@ -54,7 +54,18 @@ internal sealed class LiveProgress(IAnsiConsole console) : IVerifyProgress
             _ => "grey",
         };
         var time = result.Status == CheckStatus.Skip ? "-" : MarkdownReport.Ms(result.Duration.TotalMilliseconds);
-        console.MarkupLine($"[{colour}]{VerdictText.Of(result.Status),-4}[/]  {Markup.Escape(result.Id),-26} {time,9}  [dim]{Markup.Escape(result.Detail)}[/]");
+        // A grid wraps the detail itself; a line wrapped by the terminal would confuse the spinner's redraw.
+        var grid = new Grid()
+            .AddColumn(new GridColumn().Width(4).NoWrap())
+            .AddColumn(new GridColumn().Width(26).NoWrap())
+            .AddColumn(new GridColumn().Width(9).RightAligned().NoWrap())
+            .AddColumn(new GridColumn());
+        grid.AddRow(
+            new Markup($"[{colour}]{VerdictText.Of(result.Status)}[/]"),
+            new Text(result.Id),
+            new Text(time),
+            new Markup($"[dim]{Markup.Escape(result.Detail)}[/]"));
+        console.Write(grid);
     }
 }
 
