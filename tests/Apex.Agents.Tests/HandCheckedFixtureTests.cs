@@ -80,7 +80,7 @@ public sealed class HandCheckedFixtureTests
         Assert.Equal(Math.Round((double)((r1 + r2 + r3 + r4 + r5) / total), 4), byModel["big"].GetProperty("share").GetDouble(), 4);
 
         var recommendations = report.GetProperty("recommendations").EnumerateArray().ToList();
-        Assert.Equal(["cache-exact-repeats", "fix-failed-calls", "switch-model-support-big", "enable-prompt-caching", "use-batch-api"],
+        Assert.Equal(["cache-exact-repeats", "fix-failed-calls", "switch-model-big-to-mid", "enable-prompt-caching", "use-batch-api"],
             recommendations.Select(r => r.GetProperty("id").GetString()));
         Assert.Equal([Cents(cache * factor), Cents(failed * factor), Cents(switchModel * factor), Cents(prefix * factor), Cents(batch * factor)],
             recommendations.Select(r => r.GetProperty("monthly_savings_usd").GetDecimal()));
@@ -95,7 +95,7 @@ public sealed class HandCheckedFixtureTests
         Assert.False(report.GetProperty("estimate").GetBoolean());
 
         var plan = report.GetProperty("action_plan").EnumerateArray().Select(s => (s.GetProperty("order").GetInt32(), s.GetProperty("recommendation_id").GetString(), s.GetProperty("week").GetInt32())).ToList();
-        Assert.Equal([(1, "cache-exact-repeats", 1), (2, "fix-failed-calls", 1), (3, "switch-model-support-big", 2), (4, "enable-prompt-caching", 3), (5, "use-batch-api", 4)], plan);
+        Assert.Equal([(1, "cache-exact-repeats", 1), (2, "fix-failed-calls", 1), (3, "switch-model-big-to-mid", 2), (4, "enable-prompt-caching", 3), (5, "use-batch-api", 4)], plan);
 
         // The tools' own results: one repeat costing r2, one failed call costing r4.
         var repeats = ToolResult(events, "find_repeated_prompts");

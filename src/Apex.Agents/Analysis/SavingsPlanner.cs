@@ -111,61 +111,88 @@ public static class SavingsPlanner
             });
         }
 
-        // 3. Model switches, largest group first.
-        if (a.Models is { } models)
+        // 3. Model switches, one recommendation per (current model, cheaper model) pair across the
+        // features that share it; groups are disjoint, so two passes cover them all.
+        if (a.Models is { } models && a.ModelChoices.Count > 0)
         {
-            var switchIndex = 0;
-            foreach (var group in models.Groups.Where(g => g.Best is not null))
+            var pairs = new List<(string From, ModelPrice To, List<ModelGroup> Groups)>();
+            var pairOfGroup = new Dictionary<long, int>();
+            foreach (var group in models.Groups.Where(g => g.Best is not null && a.ModelChoices.ContainsKey(g.Key)))
             {
-                ct.ThrowIfCancellationRequested();
-                var key = group.Key;
-                if (!a.ModelChoices.TryGetValue(key, out var target))
+                var target = a.ModelChoices[group.Key];
+                var index = pairs.FindIndex(p => p.From == group.Model && ReferenceEquals(p.To, target));
+                if (index < 0)
+                {
+                    pairs.Add((group.Model, target, []));
+                    index = pairs.Count - 1;
+                }
+
+                pairs[index].Groups.Add(group);
+                pairOfGroup[group.Key] = index;
+            }
+
+            var pairSaved = new double[pairs.Count];
+            var rowPair = new int[n];
+            for (var i = 0; i < n; i++)
+            {
+                if ((i & 0xFFFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+
+                rowPair[i] = -1;
+                if (double.IsNaN(remaining[i]) || remaining[i] <= 0
+                    || !pairOfGroup.TryGetValue(UsageAnalyzer.GroupKey(rows.Feature[i], rows.Model[i]), out var pair))
                 {
                     continue;
                 }
 
-                var saved = 0d;
-                var changed = new List<int>();
-                for (var i = 0; i < n; i++)
-                {
-                    if (UsageAnalyzer.GroupKey(rows.Feature[i], rows.Model[i]) == key && !double.IsNaN(remaining[i]) && remaining[i] > 0)
-                    {
-                        var newCost = target.CostOf(rows.Input[i], rows.Cached[i], rows.Output[i]);
-                        saved += remaining[i] - newCost;
-                        changed.Add(i);
-                    }
-                }
+                rowPair[i] = pair;
+                pairSaved[pair] += remaining[i] - pairs[pair].To.CostOf(rows.Input[i], rows.Cached[i], rows.Output[i]);
+            }
 
-                if (saved * factor < MinimumMonthlySavingsUsd)
-                {
-                    continue;
-                }
+            var kept = new bool[pairs.Count];
+            for (var p = 0; p < pairs.Count; p++)
+            {
+                kept[p] = pairSaved[p] * factor >= MinimumMonthlySavingsUsd;
+            }
 
-                foreach (var i in changed)
+            for (var i = 0; i < n; i++)
+            {
+                var pair = rowPair[i];
+                if (pair >= 0 && kept[pair])
                 {
+                    var target = pairs[pair].To;
                     remaining[i] = target.CostOf(rows.Input[i], rows.Cached[i], rows.Output[i]);
                     price[i] = target;
                 }
+            }
 
-                var best = group.Best!;
+            var switchIndex = 0;
+            foreach (var p in Enumerable.Range(0, pairs.Count).Where(p => kept[p]).OrderByDescending(p => pairSaved[p]).ThenBy(p => pairs[p].From, StringComparer.Ordinal))
+            {
+                var (from, target, groups) = pairs[p];
+                var features = groups.Select(g => g.Feature).Distinct().ToList();
+                var featureText = features.Count <= 3 ? string.Join(", ", features) : $"{string.Join(", ", features.Take(3))} and {features.Count - 3} more features";
+                var groupCost = groups.Sum(g => g.CostUsd);
+                var groupSaving = groups.Sum(g => g.Best!.SavingsUsd);
+                var tierDrop = groups[0].Best!.QualityChange < 0;
                 switchIndex++;
-                Add(plan, saved * factor, new PlannedRecommendation
+                plan.Add(new PlannedRecommendation
                 {
-                    Id = $"switch-model-{Slug(group.Feature)}-{Slug(group.Model)}",
+                    Id = $"switch-model-{Slug(from)}-to-{Slug(target.Id)}",
                     Category = "model",
-                    Title = $"Move {group.Feature} from {group.Model} to {target.Id}",
-                    SavingsUsd = saved,
+                    Title = $"Move {featureText} from {from} to {target.Id}",
+                    SavingsUsd = pairSaved[p],
                     Effort = "medium",
-                    Risk = best.QualityChange < 0 ? "medium" : "low",
+                    Risk = tierDrop ? "medium" : "low",
                     Confidence = "medium",
                     Week = switchIndex == 1 ? 2 : 3,
-                    Rationale = best.QualityChange < 0
-                        ? $"{target.Id} is one quality tier below {group.Model} and prices the same tokens {Percent(best.SavingsUsd / Math.Max(group.CostUsd, 1e-12))} lower."
-                        : $"{target.Id} is in the same quality tier as {group.Model} and prices the same tokens {Percent(best.SavingsUsd / Math.Max(group.CostUsd, 1e-12))} lower.",
+                    Rationale = $"{target.Id} is {(tierDrop ? "one quality tier below" : "in the same quality tier as")} {from} and prices the same tokens {Percent(groupSaving / Math.Max(groupCost, 1e-12))} lower.",
                     Steps =
                     [
-                        $"Run {group.Feature}'s evaluation set (or 100 logged conversations) on {target.Id} and compare with {group.Model}.",
-                        $"Route 10% of {group.Feature} traffic to {target.Id} behind a flag and watch quality, latency and errors.",
+                        $"Run the evaluation set of {featureText} (or 100 logged requests) on {target.Id} and compare with {from}.",
+                        $"Route 10% of that traffic to {target.Id} behind a flag and watch quality, latency and errors.",
                         "Ramp to 100% when the metrics hold; keep the old model as a fallback for a week.",
                     ],
                 });

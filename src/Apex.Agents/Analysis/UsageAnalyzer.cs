@@ -82,7 +82,10 @@ public sealed partial class UsageAnalyzer
         var model = new GroupAccumulator[strings];
         var feature = new GroupAccumulator[strings];
         var all = new GroupAccumulator { Latencies = [] };
-        var daily = new SortedDictionary<long, (int Calls, double Cost)>();
+        // Days index an array: a dictionary lookup per row would cost more than the rest of the pass.
+        var firstDay = n == 0 ? 0 : _t.StartMs / 86_400_000;
+        var dailyCalls = new int[Math.Max(1, _t.PeriodDays)];
+        var dailyCost = new double[dailyCalls.Length];
         for (var i = 0; i < n; i++)
         {
             if ((i & CancelCheckMask) == 0)
@@ -95,10 +98,13 @@ public sealed partial class UsageAnalyzer
             m.Add(rows, i);
             f.Add(rows, i);
             all.Add(rows, i);
-            var day = rows.Timestamp[i] / 86_400_000;
-            daily.TryGetValue(day, out var d);
+            var day = (int)(rows.Timestamp[i] / 86_400_000 - firstDay);
+            dailyCalls[day]++;
             var cost = rows.Cost[i];
-            daily[day] = (d.Calls + 1, d.Cost + (double.IsNaN(cost) ? 0 : cost));
+            if (!double.IsNaN(cost))
+            {
+                dailyCost[day] += cost;
+            }
         }
 
         var total = all.Cost;
@@ -125,8 +131,8 @@ public sealed partial class UsageAnalyzer
             P95LatencyMs = Percentile(all.Latencies!, 0.95),
             ByModel = Groups(model, byFeature: false),
             ByFeature = Groups(feature, byFeature: true),
-            Daily = [.. daily.Select(d => new DailyTrend(
-                DateOnly.FromDateTime(DateTime.UnixEpoch.AddDays(d.Key)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), d.Value.Calls, d.Value.Cost))],
+            Daily = [.. Enumerable.Range(0, n == 0 ? 0 : dailyCalls.Length).Where(d => dailyCalls[d] > 0).Select(d => new DailyTrend(
+                DateOnly.FromDateTime(DateTime.UnixEpoch.AddDays(firstDay + d)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), dailyCalls[d], dailyCost[d]))],
         };
         return Summary;
     }
