@@ -113,6 +113,29 @@ public sealed class DeploymentTests
         }
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_given_token_signs_in_and_the_checks_needing_a_password_say_why_they_are_skipped()
+    {
+        await using var server = await Deployments.SingleAsync();
+        var email = $"operator+{Guid.NewGuid():N}@example.com";
+        using var register = await server.Client.PostAsJsonAsync("/auth/register", new { email, password = "Operator-" + Guid.NewGuid().ToString("N") });
+        var token = (await register.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+        using var harness = new VerifyHarness();
+
+        var code = await harness.RunAsync(harness.Settings(server.BaseAddress) with
+        {
+            CredentialMode = ProbeCredentialMode.Token,
+            Token = token,
+            Only = new HashSet<string> { "auth", "api", "ws" },
+        });
+
+        Assert.True(code == ExitCodes.Pass, $"exit {code}\n{harness.Failures()}\n{harness.Output}");
+        Assert.Contains(email, harness.Check("auth.sign_in").Detail, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("--token given", harness.Check("auth.logout").Detail, StringComparison.Ordinal);
+        Assert.Equal("skip", harness.Check("api.other_user").Result);
+        Assert.DoesNotContain(token[20..60], harness.Markdown + harness.Json + harness.Output, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = 180_000)]
     public async Task Repeat_reports_percentiles_and_a_breached_threshold_degrades_the_verdict()
     {
