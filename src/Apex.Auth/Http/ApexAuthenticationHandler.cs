@@ -31,13 +31,14 @@ internal sealed partial class ApexAuthenticationHandler(
         }
 
         var validation = await validator.ValidateAsync(token, Context.RequestAborted);
+        // Kept for the request so /auth/validate and logout need not check the same token twice.
+        Context.Items[ValidationItem] = validation;
         if (!validation.IsValid || validation.Principal is null)
         {
             LogRefused(Logger, validation.FailureReason ?? TokenFailureReasons.Invalid);
             return AuthenticateResult.Fail(validation.FailureReason ?? TokenFailureReasons.Invalid);
         }
 
-        Context.Items[ValidationItem] = validation;
         return AuthenticateResult.Success(new AuthenticationTicket(validation.Principal, Scheme.Name));
     }
 

@@ -284,10 +284,21 @@ internal static partial class AuthEndpoints
     private static async Task<Results<Ok<ValidateResponse>, ProblemHttpResult>> ValidateAsync(
         ValidateRequest? body, HttpContext http, IAccessTokenValidator validator, CancellationToken ct)
     {
-        var token = body?.Token ?? ApexAuthenticationHandler.ReadBearer(http.Request);
-        var result = string.IsNullOrWhiteSpace(token)
-            ? AccessTokenValidation.Fail(TokenFailureReasons.Missing)
-            : await validator.ValidateAsync(token, ct);
+        var token = body?.Token;
+        AccessTokenValidation result;
+        if (token is null && http.Items[ApexAuthenticationHandler.ValidationItem] is AccessTokenValidation checkedByScheme)
+        {
+            // The authentication middleware already checked this request's Bearer token.
+            result = checkedByScheme;
+        }
+        else
+        {
+            token ??= ApexAuthenticationHandler.ReadBearer(http.Request);
+            result = string.IsNullOrWhiteSpace(token)
+                ? AccessTokenValidation.Fail(TokenFailureReasons.Missing)
+                : await validator.ValidateAsync(token, ct);
+        }
+
         if (!result.IsValid)
         {
             var problem = Problems.Create(StatusCodes.Status401Unauthorized, $"The token is not valid ({result.FailureReason}).");

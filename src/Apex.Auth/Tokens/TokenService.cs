@@ -51,7 +51,13 @@ internal sealed class TokenService
     private readonly ISigningKeySource _keys;
     private readonly AuthOptions _options;
     private readonly TimeProvider _time;
+    /// <summary>Upper bound of <see cref="_verified"/>; about 1 KiB each.</summary>
+    private const int MaxVerifiedTokens = 50_000;
+
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CheckedToken Token, KeySet Keys)> _verified = new(StringComparer.Ordinal);
+    private readonly TimeSpan _clockSkew;
+    private int _verifiedCount;
     private (KeySet Keys, TokenValidationParameters Parameters)? _parameters;
 
     public TokenService(ISigningKeySource keys, IOptions<AuthOptions> options, IOptions<ApexOptions> apex, TimeProvider time)
@@ -61,6 +67,7 @@ internal sealed class TokenService
         _time = time;
         Issuer = ResolveIssuer(_options, apex.Value);
         Algorithm = IsSharedSecretMode(_options) ? KeyMaterial.Hs256 : KeyMaterial.Es256;
+        _clockSkew = TimeSpan.FromSeconds(_options.ClockSkewSeconds);
     }
 
     public string Issuer { get; }
@@ -105,16 +112,47 @@ internal sealed class TokenService
     }
 
     /// <summary>Checks everything but revocation; returns a failure reason or the token's facts.</summary>
-    public async Task<(CheckedToken? Token, string? Failure)> CheckAsync(string token, string expectedType, CancellationToken ct)
+    public async ValueTask<(CheckedToken? Token, string? Failure)> CheckAsync(string token, string expectedType, CancellationToken ct)
+    {
+        // An access token is presented on every request of a session; its signature only needs
+        // checking once per key set. Lifetime is re-checked on every hit, revocation by the caller.
+        if (expectedType == TokenTypes.Access && _verified.TryGetValue(token, out var hit))
+        {
+            var current = await _keys.GetAsync(ct);
+            if (ReferenceEquals(hit.Keys, current) && hit.Token.ExpiresAt + _clockSkew > _time.GetUtcNow())
+            {
+                return (hit.Token with { Identity = hit.Token.Identity.Clone() }, null);
+            }
+
+            _verified.TryRemove(token, out _);
+        }
+
+        var (checkedToken, failure, keys) = await VerifyAsync(token, expectedType, ct);
+        if (checkedToken is not null && expectedType == TokenTypes.Access && keys is not null)
+        {
+            if (Interlocked.Increment(ref _verifiedCount) > MaxVerifiedTokens)
+            {
+                // Bounded memory: start over rather than track recency on the hot path.
+                _verified.Clear();
+                Interlocked.Exchange(ref _verifiedCount, 0);
+            }
+
+            _verified[token] = (checkedToken with { Identity = checkedToken.Identity.Clone() }, keys);
+        }
+
+        return (checkedToken, failure);
+    }
+
+    private async Task<(CheckedToken? Token, string? Failure, KeySet? Keys)> VerifyAsync(string token, string expectedType, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(token))
         {
-            return (null, TokenFailureReasons.Missing);
+            return (null, TokenFailureReasons.Missing, null);
         }
 
         if (token.Length > MaxTokenLength)
         {
-            return (null, TokenFailureReasons.Malformed);
+            return (null, TokenFailureReasons.Malformed, null);
         }
 
         JsonWebToken parsed;
@@ -124,13 +162,13 @@ internal sealed class TokenService
         }
         catch (Exception ex) when (ex is ArgumentException or SecurityTokenMalformedException)
         {
-            return (null, TokenFailureReasons.Malformed);
+            return (null, TokenFailureReasons.Malformed, null);
         }
 
         // Checked up front so that "alg: none" and algorithm confusion get their own reason.
         if (parsed.Alg != Algorithm)
         {
-            return (null, TokenFailureReasons.InvalidAlgorithm);
+            return (null, TokenFailureReasons.InvalidAlgorithm, null);
         }
 
         var keys = await _keys.GetAsync(ct);
@@ -140,30 +178,31 @@ internal sealed class TokenService
             var refreshed = await _keys.RefreshAsync(ct);
             if (!ReferenceEquals(refreshed, keys))
             {
+                keys = refreshed;
                 result = await _handler.ValidateTokenAsync(parsed, ParametersFor(refreshed));
             }
         }
 
         if (!result.IsValid)
         {
-            return (null, Reason(result.Exception));
+            return (null, Reason(result.Exception), null);
         }
 
         var jwt = (JsonWebToken)result.SecurityToken;
         if (!jwt.TryGetPayloadValue<string>(ApexClaims.TokenType, out var type) || type != expectedType)
         {
-            return (null, TokenFailureReasons.WrongTokenType);
+            return (null, TokenFailureReasons.WrongTokenType, null);
         }
 
         if (!jwt.TryGetPayloadValue<string>(ApexClaims.Subject, out var sub) || string.IsNullOrEmpty(sub)
             || !jwt.TryGetPayloadValue<string>(ApexClaims.TokenId, out var jti) || string.IsNullOrEmpty(jti))
         {
-            return (null, TokenFailureReasons.Invalid);
+            return (null, TokenFailureReasons.Invalid, null);
         }
 
         jwt.TryGetPayloadValue<string>(ApexClaims.Email, out var email);
         jwt.TryGetPayloadValue<string>(ApexClaims.SessionId, out var sid);
-        return (new CheckedToken(sub, email ?? "", jti, sid, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), result.ClaimsIdentity), null);
+        return (new CheckedToken(sub, email ?? "", jti, sid, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), result.ClaimsIdentity), null, keys);
     }
 
     private TokenValidationParameters ParametersFor(KeySet keys)

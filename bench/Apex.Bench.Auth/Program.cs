@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Apex.Auth.Passwords;
+using Apex.Auth.Tokens;
+using Apex.Server;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+// `dotnet run -c Release --project bench/Apex.Bench.Auth [--seconds 8] [--concurrency 32]`
+// Everything runs on loopback in this process: the Apex auth node, a bare Kestrel endpoint as the
+// ceiling of the stack, and the load generator. Bounded: about a minute with the defaults.
+var seconds = ArgInt(args, "--seconds", 8);
+var concurrency = ArgInt(args, "--concurrency", 32);
+var duration = TimeSpan.FromSeconds(seconds);
+var dataDir = Directory.CreateTempSubdirectory("apex-bench-auth-").FullName;
+var rows = new List<string[]>();
+
+try
+{
+    await using var apex = ApexHost.Build(
+    [
+        "--urls=http://127.0.0.1:0",
+        "--environment=Production",
+        $"--Apex:DataDir={dataDir}",
+        "--Apex:Role=Auth",
+        "--Logging:LogLevel:Default=Warning",
+        "--Auth:Abuse:PerIpPerMinute=100000000",
+        "--Auth:Abuse:PerAccountPerMinute=100000000",
+        "--Auth:Abuse:FailuresBeforeLockout=1000",
+    ]);
+    await ApexHost.PrepareAsync(apex);
+    await apex.StartAsync();
+    var apexUrl = AddressOf(apex);
+
+    using var client = NewClient(concurrency);
+    const string email = "bench@example.com";
+    const string password = "a benchmark passphrase 2026";
+    using (var register = await client.PostAsJsonAsync(new Uri(apexUrl, "/auth/register"), new { email, password }))
+    {
+        register.EnsureSuccessStatusCode();
+    }
+
+    var token = await LoginAsync(client, apexUrl, email, password);
+    using var validateProbe = await SendValidateAsync(client, new Uri(apexUrl, "/auth/validate"), token);
+    var validateBody = await validateProbe.Content.ReadAsByteArrayAsync();
+    if (validateProbe.StatusCode != HttpStatusCode.OK)
+    {
+        throw new InvalidOperationException($"/auth/validate answered {(int)validateProbe.StatusCode}: {Encoding.UTF8.GetString(validateBody)}");
+    }
+
+    // 1. Local validation on one core: the validator every protected request runs. Distinct tokens
+    // pay the ES256 signature check each time; a token seen before hits the verified-signature cache.
+    var validator = apex.Services.GetRequiredService<IAccessTokenValidator>();
+    var tokenService = apex.Services.GetRequiredService<TokenService>();
+    var distinct = new List<string>();
+    for (var i = 0; i < 20_000; i++)
+    {
+        var minted = await tokenService.CreateAsync("access", "usr_bench", email, "ses_bench", DateTimeOffset.UtcNow.AddMinutes(15), CancellationToken.None);
+        distinct.Add(minted.Token);
+    }
+
+    var coldRate = await Task.Factory.StartNew(() => LocalValidationRate(validator, distinct, TimeSpan.FromSeconds(3)), TaskCreationOptions.LongRunning);
+    var warmRate = await Task.Factory.StartNew(() => LocalValidationRate(validator, [token], TimeSpan.FromSeconds(3)), TaskCreationOptions.LongRunning);
+    rows.Add(["local validation, distinct tokens (1 core)", Rate(coldRate), "tokens/s", "", ""]);
+    rows.Add(["local validation, repeated token (1 core)", Rate(warmRate), "tokens/s", "", ""]);
+
+    // 2. The same JSON from a bare Kestrel endpoint: the ceiling of the HTTP stack on this machine.
+    await using var bare = BareServer.Build(validateBody);
+    await bare.StartAsync();
+    var bareUrl = new Uri(AddressOf(bare), "/validate");
+    var validateUrl = new Uri(apexUrl, "/auth/validate");
+
+    await Load.RunAsync(client, () => SendValidateAsync(client, bareUrl, token), concurrency, TimeSpan.FromSeconds(2));
+    await Load.RunAsync(client, () => SendValidateAsync(client, validateUrl, token), concurrency, TimeSpan.FromSeconds(2));
+    var bareResult = await Load.RunAsync(client, () => SendValidateAsync(client, bareUrl, token), concurrency, duration);
+    var validateResult = await Load.RunAsync(client, () => SendValidateAsync(client, validateUrl, token), concurrency, duration);
+    rows.Add(["bare Kestrel, same JSON (ceiling)", Rate(bareResult.PerSecond), "req/s", Ms(bareResult.P50), Ms(bareResult.P99)]);
+    rows.Add(["POST /auth/validate (Bearer)", Rate(validateResult.PerSecond), "req/s", Ms(validateResult.P50), Ms(validateResult.P99)]);
+    rows.Add(["  /auth/validate vs ceiling", (validateResult.PerSecond / bareResult.PerSecond).ToString("P0", CultureInfo.InvariantCulture), "", "", ""]);
+
+    // 3. Login at the configured hash cost (PBKDF2-HMAC-SHA512).
+    var passwords = apex.Services.GetRequiredService<PasswordService>();
+    var hash = passwords.Hash(password);
+    var hashWatch = Stopwatch.StartNew();
+    var verifies = 0;
+    while (hashWatch.Elapsed < TimeSpan.FromSeconds(2))
+    {
+        passwords.Verify(hash, password);
+        verifies++;
+    }
+
+    rows.Add([$"password verify, {passwords.Iterations:N0} iterations (1 core)", Rate(verifies / hashWatch.Elapsed.TotalSeconds), "hashes/s", "", ""]);
+    var loginUrl = new Uri(apexUrl, "/auth/login");
+    var loginResult = await Load.RunAsync(client, async () =>
+    {
+        var response = await client.PostAsJsonAsync(loginUrl, new { email, password });
+        return response;
+    }, Environment.ProcessorCount, duration);
+    rows.Add([$"POST /auth/login ({Environment.ProcessorCount} concurrent)", Rate(loginResult.PerSecond), "logins/s", Ms(loginResult.P50), Ms(loginResult.P99)]);
+    if (loginResult.Failures > 0 || validateResult.Failures > 0 || bareResult.Failures > 0)
+    {
+        Console.Error.WriteLine($"non-2xx answers: login {loginResult.Failures}, validate {validateResult.Failures}, bare {bareResult.Failures}");
+    }
+
+    await bare.StopAsync();
+    await apex.StopAsync();
+}
+finally
+{
+    try
+    {
+        Directory.Delete(dataDir, recursive: true);
+    }
+    catch (IOException)
+    {
+        // Left to the OS temp cleaner.
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine($"Apex auth benchmark: {Environment.ProcessorCount} cores, {RuntimeInfo()}, {concurrency} concurrent HTTP/1.1 connections, {seconds} s per HTTP row");
+if (File.Exists("/proc/loadavg"))
+{
+    // Numbers from a busy machine are only comparable within the same run.
+    Console.WriteLine($"load average at the end of the run: {File.ReadAllText("/proc/loadavg").Trim()}");
+}
+
+Table.Print(["measurement", "rate", "unit", "p50 ms", "p99 ms"], rows);
+return 0;
+
+static double LocalValidationRate(IAccessTokenValidator validator, IReadOnlyList<string> tokens, TimeSpan duration)
+{
+    if (tokens.Count == 1)
+    {
+        for (var i = 0; i < 2_000; i++)
+        {
+            _ = validator.ValidateAsync(tokens[0], CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    var count = 0;
+    var watch = Stopwatch.StartNew();
+    while (watch.Elapsed < duration && (tokens.Count == 1 || count < tokens.Count))
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var token = tokens[(count + i) % tokens.Count];
+            var result = validator.ValidateAsync(token, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            if (!result.IsValid)
+            {
+                throw new InvalidOperationException("The benchmark token was refused: " + result.FailureReason);
+            }
+        }
+
+        count += 100;
+    }
+
+    return count / watch.Elapsed.TotalSeconds;
+}
+
+static async Task<string> LoginAsync(HttpClient client, Uri baseUrl, string email, string password)
+{
+    using var response = await client.PostAsJsonAsync(new Uri(baseUrl, "/auth/login"), new { email, password });
+    response.EnsureSuccessStatusCode();
+    using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+    return json.RootElement.GetProperty("access_token").GetString()!;
+}
+
+static Task<HttpResponseMessage> SendValidateAsync(HttpClient client, Uri url, string token)
+{
+    var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent([]) };
+    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    return client.SendAsync(request);
+}
+
+static HttpClient NewClient(int connections) => new(new SocketsHttpHandler
+{
+    MaxConnectionsPerServer = connections,
+    PooledConnectionLifetime = TimeSpan.FromMinutes(10),
+    UseCookies = false,
+    UseProxy = false,
+})
+{
+    Timeout = TimeSpan.FromSeconds(30),
+};
+
+static Uri AddressOf(WebApplication app) =>
+    new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+static string Rate(double perSecond) => perSecond.ToString("N0", CultureInfo.InvariantCulture);
+
+static string Ms(double ms) => ms.ToString("F2", CultureInfo.InvariantCulture);
+
+static string RuntimeInfo() => System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
+
+static int ArgInt(string[] args, string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v) ? v : fallback;
+}
+
+/// <summary>A Kestrel app with nothing but one endpoint answering fixed bytes: the HTTP ceiling.</summary>
+internal static class BareServer
+{
+    public static WebApplication Build(byte[] body)
+    {
+        var builder = WebApplication.CreateSlimBuilder(["--urls=http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        var app = builder.Build();
+        app.MapPost("/validate", async context =>
+        {
+            context.Response.ContentType = "application/json; charset=utf-8";
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body);
+        });
+        return app;
+    }
+}
+
+internal sealed record LoadResult(double PerSecond, double P50, double P99, long Failures);
+
+/// <summary>Closed-loop load: each worker sends the next request when the previous answer is read.</summary>
+internal static class Load
+{
+    public static async Task<LoadResult> RunAsync(HttpClient client, Func<Task<HttpResponseMessage>> send, int workers, TimeSpan duration)
+    {
+        var latencies = new List<double>[workers];
+        long failures = 0;
+        var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var watch = Stopwatch.StartNew();
+        var tasks = Enumerable.Range(0, workers).Select(async w =>
+        {
+            var mine = latencies[w] = new List<double>(100_000);
+            while (Stopwatch.GetTimestamp() < stopAt)
+            {
+                var start = Stopwatch.GetTimestamp();
+                using var response = await send();
+                await response.Content.LoadIntoBufferAsync();
+                mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                if (!response.IsSuccessStatusCode)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        }).ToArray();
+        await Task.WhenAll(tasks);
+        watch.Stop();
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        return new LoadResult(all.Length / watch.Elapsed.TotalSeconds, Percentile(all, 0.50), Percentile(all, 0.99), failures);
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}
+
+internal static class Table
+{
+    public static void Print(string[] header, List<string[]> rows)
+    {
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
+        string Line(string[] cells) => "| " + string.Join(" | ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))) + " |";
+        Console.WriteLine(Line(header));
+        Console.WriteLine("|" + string.Join("|", widths.Select((w, i) => i == 0 ? new string('-', w + 2) : new string('-', w + 1) + ":")) + "|");
+        foreach (var row in rows)
+        {
+            Console.WriteLine(Line(row));
+        }
+    }
+}
