@@ -81,7 +81,7 @@ public sealed partial class UsageAnalyzer
         var strings = rows.Strings.Count;
         var model = new GroupAccumulator[strings];
         var feature = new GroupAccumulator[strings];
-        var all = new GroupAccumulator { Latencies = [] };
+        var all = new GroupAccumulator();
         // Days index an array: a dictionary lookup per row would cost more than the rest of the pass.
         var firstDay = n == 0 ? 0 : _t.StartMs / 86_400_000;
         var dailyCalls = new int[Math.Max(1, _t.PeriodDays)];
@@ -93,10 +93,8 @@ public sealed partial class UsageAnalyzer
                 ct.ThrowIfCancellationRequested();
             }
 
-            ref var m = ref model[rows.Model[i]];
-            ref var f = ref feature[rows.Feature[i]];
-            m.Add(rows, i);
-            f.Add(rows, i);
+            model[rows.Model[i]].Add(rows, i);
+            feature[rows.Feature[i]].Add(rows, i);
             all.Add(rows, i);
             var day = (int)(rows.Timestamp[i] / 86_400_000 - firstDay);
             dailyCalls[day]++;
@@ -107,11 +105,16 @@ public sealed partial class UsageAnalyzer
             }
         }
 
+        // Latency percentiles: each group's values laid out in one array, sorted segment by segment.
+        var byModel = SortedLatencies(rows, rows.Model, model, ct);
+        var byFeature = SortedLatencies(rows, rows.Feature, feature, ct);
+        var allLatencies = SortedLatencies(rows, null, null, ct);
+
         var total = all.Cost;
         var factor = _t.MonthlyFactor;
-        List<GroupSummary> Groups(GroupAccumulator[] groups, bool byFeature) =>
+        List<GroupSummary> Groups(GroupAccumulator[] groups, int[][] latencies, bool byFeatureName) =>
             [.. Enumerable.Range(0, strings).Where(s => groups[s].Calls > 0)
-                .Select(s => groups[s].ToSummary(byFeature && s == 0 ? "(none)" : _t.Text(s), total, factor))
+                .Select(s => groups[s].ToSummary(byFeatureName && s == 0 ? "(none)" : _t.Text(s), total, factor, latencies[s]))
                 .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Name, StringComparer.Ordinal)];
 
         Summary = new UsageSummary
@@ -127,14 +130,119 @@ public sealed partial class UsageAnalyzer
             InputTokens = all.Input,
             OutputTokens = all.Output,
             ErrorRate = n == 0 ? 0 : (double)all.Errors / n,
-            P50LatencyMs = Percentile(all.Latencies!, 0.50),
-            P95LatencyMs = Percentile(all.Latencies!, 0.95),
-            ByModel = Groups(model, byFeature: false),
-            ByFeature = Groups(feature, byFeature: true),
+            P50LatencyMs = PercentileOfSorted(allLatencies[0], 0.50),
+            P95LatencyMs = PercentileOfSorted(allLatencies[0], 0.95),
+            ByModel = Groups(model, byModel, byFeatureName: false),
+            ByFeature = Groups(feature, byFeature, byFeatureName: true),
             Daily = [.. Enumerable.Range(0, n == 0 ? 0 : dailyCalls.Length).Where(d => dailyCalls[d] > 0).Select(d => new DailyTrend(
                 DateOnly.FromDateTime(DateTime.UnixEpoch.AddDays(firstDay + d)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), dailyCalls[d], dailyCost[d]))],
         };
         return Summary;
+    }
+
+    /// <summary>Each group's known latencies, sorted (one group, index 0, when <paramref name="groupOf"/> is null).</summary>
+    private static int[][] SortedLatencies(UsageColumns rows, int[]? groupOf, GroupAccumulator[]? groups, CancellationToken ct)
+    {
+        var count = groups?.Length ?? 1;
+        var sizes = new int[count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows.Latency[i] >= 0)
+            {
+                sizes[groupOf is null ? 0 : groupOf[i]]++;
+            }
+        }
+
+        var result = new int[count][];
+        for (var g = 0; g < count; g++)
+        {
+            result[g] = sizes[g] == 0 ? [] : new int[sizes[g]];
+        }
+
+        var fill = new int[count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var latency = rows.Latency[i];
+            if (latency >= 0)
+            {
+                var g = groupOf is null ? 0 : groupOf[i];
+                result[g][fill[g]++] = latency;
+            }
+        }
+
+        ct.ThrowIfCancellationRequested();
+        int[]? scratch = null;
+        foreach (var values in result)
+        {
+            RadixSort(values, ref scratch);
+            ct.ThrowIfCancellationRequested();
+        }
+
+        return result;
+    }
+
+    /// <summary>LSD radix sort of non-negative ints, 11 bits a pass: several times faster than a comparison sort on a million latencies.</summary>
+    private static void RadixSort(int[] values, ref int[]? scratch)
+    {
+        if (values.Length < 256)
+        {
+            Array.Sort(values);
+            return;
+        }
+
+        if (scratch is null || scratch.Length < values.Length)
+        {
+            scratch = new int[values.Length];
+        }
+
+        var source = values;
+        var target = scratch;
+        Span<int> counts = stackalloc int[2048];
+        for (var shift = 0; shift < 33; shift += 11)
+        {
+            counts.Clear();
+            for (var i = 0; i < values.Length; i++)
+            {
+                counts[(source[i] >> shift) & 2047]++;
+            }
+
+            if (counts[0] == values.Length)
+            {
+                continue;
+            }
+
+            var sum = 0;
+            for (var b = 0; b < 2048; b++)
+            {
+                var c = counts[b];
+                counts[b] = sum;
+                sum += c;
+            }
+
+            for (var i = 0; i < values.Length; i++)
+            {
+                var v = source[i];
+                target[counts[(v >> shift) & 2047]++] = v;
+            }
+
+            (source, target) = (target, source);
+        }
+
+        if (!ReferenceEquals(source, values))
+        {
+            Array.Copy(source, values, values.Length);
+        }
+    }
+
+    private static int? PercentileOfSorted(int[] sorted, double p)
+    {
+        if (sorted.Length == 0)
+        {
+            return null;
+        }
+
+        var rank = (int)Math.Ceiling(p * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 
     /// <summary>
@@ -149,7 +257,9 @@ public sealed partial class UsageAnalyzer
         var rows = _t.Rows;
         var n = rows.Count;
         var marks = new bool[n];
-        var last = new Dictionary<(int Model, ulong Prompt), long>();
+        // One 64-bit key per (model, prompt): the prompt hash mixed with the model index. Presized, so a
+        // million distinct prompts never rehash.
+        var last = new Dictionary<ulong, long>(n);
         var order = _t.ChronologicalOrder;
         var withPrompt = 0;
         var repeats = 0;
@@ -173,9 +283,10 @@ public sealed partial class UsageAnalyzer
             }
 
             withPrompt++;
-            var key = (rows.Model[i], prompt);
+            var key = prompt ^ ((ulong)(uint)rows.Model[i] * 0x9E3779B97F4A7C15UL);
             var ts = rows.Timestamp[i];
-            if (last.TryGetValue(key, out var previous) && ts - previous <= ttlMs)
+            ref var previous = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(last, key, out var seen);
+            if (seen && ts - previous <= ttlMs)
             {
                 marks[i] = true;
                 repeats++;
@@ -188,7 +299,7 @@ public sealed partial class UsageAnalyzer
                 }
             }
 
-            last[key] = ts;
+            previous = ts;
         }
 
         RepeatMarks = marks;
@@ -559,7 +670,6 @@ public sealed partial class UsageAnalyzer
         public long Input;
         public long Output;
         public double Cost;
-        public List<int>? Latencies;
 
         public void Add(UsageColumns rows, int i)
         {
@@ -580,15 +690,9 @@ public sealed partial class UsageAnalyzer
             {
                 Cost += cost;
             }
-
-            var latency = rows.Latency[i];
-            if (latency >= 0)
-            {
-                (Latencies ??= []).Add(latency);
-            }
         }
 
-        public readonly GroupSummary ToSummary(string name, double total, double factor) => new()
+        public readonly GroupSummary ToSummary(string name, double total, double factor, int[] sortedLatencies) => new()
         {
             Name = name,
             Calls = Calls,
@@ -597,8 +701,8 @@ public sealed partial class UsageAnalyzer
             CostUsd = Cost,
             MonthlyCostUsd = Cost * factor,
             Share = total > 0 ? Cost / total : 0,
-            P50LatencyMs = Latencies is null ? null : Percentile(Latencies, 0.50),
-            P95LatencyMs = Latencies is null ? null : Percentile(Latencies, 0.95),
+            P50LatencyMs = PercentileOfSorted(sortedLatencies, 0.50),
+            P95LatencyMs = PercentileOfSorted(sortedLatencies, 0.95),
             ErrorRate = Calls == 0 ? 0 : (double)Errors / Calls,
             UnpricedCalls = Unpriced,
         };
