@@ -17,7 +17,7 @@ internal sealed class VerifyHarness : IDisposable
     public string JUnitPath => Path.Combine(Dir, "report.xml");
     public string Output { get; private set; } = string.Empty;
 
-    /// <summary>Settings fit for a test: short timeouts, all three reports.</summary>
+    /// <summary>Settings fit for a test: bounded timeouts, all three reports.</summary>
     public VerifySettings Settings(Uri baseUrl, Uri? authUrl = null, Uri? webUrl = null) => new()
     {
         BaseUrl = baseUrl,
@@ -27,10 +27,11 @@ internal sealed class VerifyHarness : IDisposable
         MarkdownReportPath = MarkdownPath,
         JsonReportPath = JsonPath,
         JUnitReportPath = JUnitPath,
-        RequestTimeout = TimeSpan.FromSeconds(10),
-        FrameTimeout = TimeSpan.FromSeconds(5),
-        AgentFirstEventTimeout = TimeSpan.FromSeconds(10),
-        AgentCompletionTimeout = TimeSpan.FromSeconds(20),
+        // Generous for a loaded CI machine; a healthy run takes a fraction of each.
+        RequestTimeout = TimeSpan.FromSeconds(20),
+        FrameTimeout = TimeSpan.FromSeconds(10),
+        AgentFirstEventTimeout = TimeSpan.FromSeconds(20),
+        AgentCompletionTimeout = TimeSpan.FromSeconds(30),
         QuietPeriod = TimeSpan.FromMilliseconds(300),
     };
 
