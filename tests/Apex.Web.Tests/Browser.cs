@@ -116,12 +116,21 @@ internal sealed class PageSession : IAsyncDisposable
         };
         page.Dialog += async (_, d) =>
         {
+            if (AcceptDialogs)
+            {
+                await d.AcceptAsync();
+                return;
+            }
+
             Errors.Add($"unexpected dialog: {d.Message}");
             await d.DismissAsync();
         };
     }
 
     public IPage Page { get; }
+
+    /// <summary>Confirms dialogs (delete confirmations) instead of failing on them.</summary>
+    public bool AcceptDialogs { get; set; }
 
     public ConcurrentBag<string> Errors { get; } = [];
 

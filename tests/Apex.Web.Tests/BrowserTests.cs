@@ -316,4 +316,56 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
             await Expect(composer).ToHaveValueAsync("A long question I was still writing");
         });
     }
+
+    [Fact(Timeout = 90_000)]
+    public async Task Threads_are_listed_newest_first_kept_apart_renamed_archived_and_deleted()
+    {
+        await using var server = await WebApp.StartServerAsync();
+        await PageSession.RunAsync(fixture.Browser, server.BaseAddress, "threads", async s =>
+        {
+            var page = s.Page;
+            s.AcceptDialogs = true;
+            await RegisterAsync(page, NewEmail());
+            var threads = page.GetByTestId("thread-item");
+            var messages = page.GetByTestId("messages");
+
+            await SendAsync(page, "First question");
+            await Expect(page.Locator("article[data-run]").Last).ToHaveAttributeAsync("data-final", "true", new() { Timeout = 60_000 });
+            await page.GetByRole(AriaRole.Button, new() { Name = "+ New chat" }).ClickAsync();
+            await Expect(page.GetByTestId("user-message")).ToHaveCountAsync(0);
+            await SendAsync(page, "Second question");
+            await Expect(page.Locator("article[data-run]").Last).ToHaveAttributeAsync("data-final", "true", new() { Timeout = 60_000 });
+
+            await Expect(threads).ToHaveCountAsync(2);
+            await Expect(threads.Nth(0)).ToContainTextAsync("Second question");
+            await Expect(threads.Nth(1)).ToContainTextAsync("First question");
+
+            // Switching shows only that thread's messages and runs.
+            await threads.Nth(1).GetByRole(AriaRole.Button, new() { Name = "First question", Exact = true }).ClickAsync();
+            await Expect(page.GetByTestId("user-message")).ToHaveCountAsync(1);
+            await Expect(messages).ToContainTextAsync("First question");
+            await Expect(messages).Not.ToContainTextAsync("Second question");
+            await Expect(page.Locator("article[data-run]")).ToHaveCountAsync(1);
+
+            await page.GetByRole(AriaRole.Button, new() { Name = "Rename First question" }).ClickAsync();
+            await page.GetByLabel("New title for First question").FillAsync("Renamed thread");
+            await page.GetByLabel("New title for First question").PressAsync("Enter");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Renamed thread" })).ToBeVisibleAsync();
+
+            await page.GetByRole(AriaRole.Button, new() { Name = "Archive Renamed thread" }).ClickAsync();
+            await Expect(threads).ToHaveCountAsync(1);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Archived" }).ClickAsync();
+            await Expect(threads).ToHaveCountAsync(1);
+            await Expect(threads.First).ToContainTextAsync("Renamed thread");
+
+            await page.GetByRole(AriaRole.Button, new() { Name = "Delete Renamed thread" }).ClickAsync();
+            await Expect(threads).ToHaveCountAsync(0);
+
+            await page.ReloadAsync();
+            await Expect(threads).ToHaveCountAsync(1);
+            await Expect(threads.First).ToContainTextAsync("Second question");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Archived" }).ClickAsync();
+            await Expect(threads).ToHaveCountAsync(0);
+        });
+    }
 }

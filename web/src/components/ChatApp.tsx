@@ -460,7 +460,8 @@ export function ChatApp({ config }: { config: BootConfig }) {
               ref={composerRef}
               rows={2}
               value={draft}
-              placeholder="Ask about your AI costs… (Enter sends, Shift+Enter for a new line)"
+              placeholder="Ask about your AI costs…"
+              aria-describedby="composer-hint"
               onChange={(e) => setDraft(e.target.value)}
               onKeyDown={onKeyDown}
               maxLength={32_000}
@@ -475,6 +476,9 @@ export function ChatApp({ config }: { config: BootConfig }) {
               </button>
             )}
           </div>
+          <p id="composer-hint" className="hint composer-hint">
+            Enter sends · Shift+Enter adds a line
+          </p>
         </form>
       </main>
     </div>
