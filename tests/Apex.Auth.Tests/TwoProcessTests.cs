@@ -48,6 +48,7 @@ public sealed class TwoProcessTests
         {
             ["Apex:Role"] = "Auth",
             ["Auth:RevocationPollMilliseconds"] = "200",
+            ["Auth:Abuse:PerAccountPerMinute"] = "1000",
         });
         var api = await ApexTestServer.StartAsync(
             new Dictionary<string, string?>
@@ -123,6 +124,40 @@ public sealed class TwoProcessTests
                 return response.StatusCode == HttpStatusCode.Unauthorized;
             }, TimeSpan.FromSeconds(1));
             Assert.True(refused, "the API node still accepted a logged-out token after 1 s");
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Api_node_fetches_the_jwks_again_for_a_key_rotated_on_the_auth_node()
+    {
+        var (auth, api) = await StartPairAsync();
+        await using (auth)
+        await using (api)
+        {
+            var before = await auth.RegisterUserAsync();
+            using (var ok = await WhoAmIAsync(api, before.AccessToken))
+            {
+                Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            }
+
+            var (exit, _, stderr) = await ApexCli.RunAsync(null, "keys", "rotate", $"--Apex:DataDir={auth.DataDir}", "--Auth:KeyActivationDelaySeconds=0");
+            Assert.True(exit == 0, stderr);
+            var oldKid = new JsonWebToken(before.AccessToken).Kid;
+            TestUser? after = null;
+            Assert.True(await Http.EventuallyAsync(async () =>
+            {
+                after = await auth.LoginAsync(before.Email, before.Password);
+                return new JsonWebToken(after.AccessToken).Kid != oldKid;
+            }, TimeSpan.FromSeconds(10)), "the auth node did not start signing with the rotated key");
+
+            // The API node has never seen this kid; it refetches the JWKS (at most every 10 s).
+            Assert.True(await Http.EventuallyAsync(async () =>
+            {
+                using var response = await WhoAmIAsync(api, after!.AccessToken);
+                return response.StatusCode == HttpStatusCode.OK;
+            }, TimeSpan.FromSeconds(15)), "the API node never accepted a token signed by the rotated key");
+            using var old = await WhoAmIAsync(api, before.AccessToken);
+            Assert.Equal(HttpStatusCode.OK, old.StatusCode);
         }
     }
 
