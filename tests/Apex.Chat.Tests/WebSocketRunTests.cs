@@ -40,7 +40,8 @@ public sealed class WebSocketRunTests
         Assert.Equal(2, items.Count);
         Assert.Equal("Cut our GPT-4 bill", items[0].Str("content"));
         Assert.Equal(ScriptedAgent.AnswerFor("Cut our GPT-4 bill"), items[1].Str("content"));
-        var (_, run) = await alice.GetAsync($"/api/runs/{runId}");
+        // The run record turns final with its last event row, a moment after the event is sent.
+        var run = await alice.WaitForRunAsync(runId);
         Assert.Equal("completed", run.Str("status"));
 
         // The persisted events are the frames the socket received, byte for byte in JSON terms.
@@ -231,9 +232,7 @@ public sealed class WebSocketRunTests
                 Assert.Equal(ScriptedAgent.AnswerFor(texts[i]), deltas);
                 var runId = events[0].Str("run_id")!;
                 Assert.True(runIds.Add(runId));
-                var (status, run) = await user.GetAsync($"/api/runs/{runId}");
-                Assert.Equal(HttpStatusCode.OK, status);
-                Assert.Equal("completed", run.Str("status"));
+                Assert.Equal("completed", (await user.WaitForRunAsync(runId)).Str("status"));
             }
 
             Assert.Equal(users, runIds.Count);

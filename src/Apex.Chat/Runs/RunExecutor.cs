@@ -529,11 +529,13 @@ internal sealed class RunExecutor(
         state.FinalStatus = status;
         // The final answer and state are stored before the terminal event is sent (realtime-protocol.md
         // section 4): a client that sees the end can reload the thread and find the answer.
-        await StoreFinalAsync(state, status, answer, report, errorCode, errorMessage);
+        await StoreAnswerAsync(state, status, answer);
         // Out of the registry before the terminal event goes out: a client that sees the end and sends
         // stop_agent learns that the run is no longer active.
         registry.Remove(active);
-        await PublishAsync(state, terminal);
+        // The run record turns final together with its terminal event row: a REST client that sees a
+        // finished run finds every event of it.
+        await PublishAsync(state, terminal, new FinalRecord(status, report, errorCode, errorMessage));
     }
 
     private (AgentEvent Terminal, string Status) BuildTerminal(RunState state, Outcome outcome)
@@ -595,7 +597,8 @@ internal sealed class RunExecutor(
         return payload.TryGetProperty("report", out var report) ? TryGetString(report, "summary") : null;
     }
 
-    private async Task StoreFinalAsync(RunState state, string status, string? answer, string? report, string? errorCode, string? errorMessage)
+    /// <summary>Stores the answer and releases the thread, before the terminal event is published.</summary>
+    private async Task StoreAnswerAsync(RunState state, string status, string? answer)
     {
         var active = state.Run;
         var db = state.Db;
@@ -609,32 +612,21 @@ internal sealed class RunExecutor(
         {
             db.ChangeTracker.Clear();
             await using var tx = await db.Database.BeginTransactionAsync();
-            if (!string.IsNullOrEmpty(answer))
+            if (!string.IsNullOrEmpty(answer) && await db.Threads.AnyAsync(t => t.Id == active.ThreadId && t.UserId == active.UserId))
             {
-                var exists = await db.Threads.AnyAsync(t => t.Id == active.ThreadId && t.UserId == active.UserId);
-                if (exists)
+                db.Messages.Add(new ChatMessage
                 {
-                    db.Messages.Add(new ChatMessage
-                    {
-                        Id = ApexIds.New(ApexIds.Message),
-                        ThreadId = active.ThreadId,
-                        UserId = active.UserId,
-                        Role = MessageRole.Assistant,
-                        Content = answer,
-                        RunId = active.RunId,
-                        CreatedAt = now,
-                    });
-                    await db.SaveChangesAsync();
-                }
+                    Id = ApexIds.New(ApexIds.Message),
+                    ThreadId = active.ThreadId,
+                    UserId = active.UserId,
+                    Role = MessageRole.Assistant,
+                    Content = answer,
+                    RunId = active.RunId,
+                    CreatedAt = now,
+                });
+                await db.SaveChangesAsync();
             }
 
-            await db.Runs.Where(r => r.Id == active.RunId).ExecuteUpdateAsync(s => s
-                .SetProperty(r => r.Status, status)
-                .SetProperty(r => r.StartedAt, r => r.StartedAt ?? now)
-                .SetProperty(r => r.FinishedAt, now)
-                .SetProperty(r => r.Report, report)
-                .SetProperty(r => r.ErrorCode, errorCode)
-                .SetProperty(r => r.ErrorMessage, errorMessage));
             await db.Threads.Where(t => t.Id == active.ThreadId && t.ActiveRunId == active.RunId).ExecuteUpdateAsync(s => s
                 .SetProperty(t => t.ActiveRunId, (string?)null)
                 .SetProperty(t => t.LastRunStatus, status)
@@ -648,8 +640,10 @@ internal sealed class RunExecutor(
         }
     }
 
+    private sealed record FinalRecord(string Status, string? Report, string? ErrorCode, string? ErrorMessage);
+
     /// <summary>Publishes to the owner's stream, then stores the envelope as published (with its seq).</summary>
-    private async Task PublishAsync(RunState state, AgentEvent agentEvent)
+    private async Task PublishAsync(RunState state, AgentEvent agentEvent, FinalRecord? final = null)
     {
         var active = state.Run;
         var envelope = new EventEnvelope
@@ -662,37 +656,54 @@ internal sealed class RunExecutor(
             Payload = agentEvent.Payload.ValueKind == JsonValueKind.Undefined ? EmptyObject : agentEvent.Payload,
         };
 
-        EventEnvelope published;
+        EventEnvelope? published = null;
         try
         {
             published = await services.GetRequiredService<IEventBroker>().PublishAsync(active.UserId, envelope, CancellationToken.None);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Still store the run's final state below: a broker failure must not leave it running.
             Log.PublishFailed(logger, ex, active.RunId, agentEvent.Type);
-            return;
         }
 
-        if (state.Db is not { } db)
+        if (state.Db is not { } db || (published is null && final is null))
         {
             return;
         }
 
         try
         {
-            db.RunEvents.Add(new ChatRunEvent
+            await using var tx = final is null ? null : await db.Database.BeginTransactionAsync();
+            if (published is not null)
             {
-                RunId = active.RunId,
-                UserId = active.UserId,
-                Seq = published.Seq ?? 0,
-                Type = published.Type,
-                // Stored byte for byte as the gateway frames it, so GET /api/runs/{id}/events serves the same JSON.
-                Envelope = Encoding.UTF8.GetString(EnvelopeSerializer.Serialize(published)),
-                CreatedAt = published.Timestamp,
-            });
-            await db.SaveChangesAsync();
+                db.RunEvents.Add(new ChatRunEvent
+                {
+                    RunId = active.RunId,
+                    UserId = active.UserId,
+                    Seq = published.Seq ?? 0,
+                    Type = published.Type,
+                    // Stored byte for byte as the gateway frames it, so GET /api/runs/{id}/events serves the same JSON.
+                    Envelope = Encoding.UTF8.GetString(EnvelopeSerializer.Serialize(published)),
+                    CreatedAt = published.Timestamp,
+                });
+                await db.SaveChangesAsync();
+            }
+
+            if (final is not null)
+            {
+                var now = time.GetUtcNow();
+                await db.Runs.Where(r => r.Id == active.RunId).ExecuteUpdateAsync(s => s
+                    .SetProperty(r => r.Status, final.Status)
+                    .SetProperty(r => r.StartedAt, r => r.StartedAt ?? now)
+                    .SetProperty(r => r.FinishedAt, now)
+                    .SetProperty(r => r.Report, final.Report)
+                    .SetProperty(r => r.ErrorCode, final.ErrorCode)
+                    .SetProperty(r => r.ErrorMessage, final.ErrorMessage));
+                await tx!.CommitAsync();
+            }
         }
-        catch (DbUpdateException ex)
+        catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or System.Data.Common.DbException)
         {
             Log.PersistFailed(logger, ex, active.RunId);
         }
