@@ -71,7 +71,7 @@ internal sealed class RunExecutor(
         return error is not null ? RunCommandResult.Failure(error.Code, error.Message) : RunCommandResult.Success(run!.ThreadId, run.Id);
     }
 
-    private static readonly TimeSpan StopAckHeadStart = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan StopAckHeadStart = TimeSpan.FromMilliseconds(50);
 
     public async Task<StartRunResult> StartAsync(StartRunCommand command, CancellationToken ct)
     {
@@ -257,9 +257,9 @@ internal sealed class RunExecutor(
             return (new StartRunError(RunErrors.NotFound, "Run not found.", "run_id"), null);
         }
 
-        return RunStatus.IsActive(run.Status)
-            ? (null, run)
-            : (new StartRunError(RunErrors.RunNotActive, "The run has already ended.", "run_id"), run);
+        // Not executing here: it has ended (its record may still be turning final this very moment)
+        // or a previous process left it, which the start-up check marks failed.
+        return (new StartRunError(RunErrors.RunNotActive, "The run has already ended.", "run_id"), run);
     }
 
     /// <summary>Cancels the runs of a thread about to be deleted and waits briefly for their last event.</summary>
