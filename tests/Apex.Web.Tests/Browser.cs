@@ -23,6 +23,8 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
 
         await WebApp.EnsureBuiltAsync();
+        // The suite shares two cores with every other test project: give assertions room.
+        Microsoft.Playwright.Assertions.SetDefaultExpectTimeout(15_000);
         playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

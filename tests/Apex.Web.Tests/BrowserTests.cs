@@ -368,4 +368,28 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
             await Expect(threads).ToHaveCountAsync(0);
         });
     }
+
+    [Fact(Timeout = 90_000)]
+    public async Task Stop_ends_an_active_run_as_cancelled()
+    {
+        var agent = new ScriptedAgent { Mode = ScriptMode.NeverTerminates };
+        await using var server = await ApexTestServer.StartAsync(
+            new Dictionary<string, string?> { ["Web:Root"] = WebApp.WebRoot },
+            b => ScriptedAgent.Register(b, agent));
+
+        await PageSession.RunAsync(fixture.Browser, server.BaseAddress, "stop", async s =>
+        {
+            var page = s.Page;
+            await RegisterAsync(page, NewEmail());
+            await SendAsync(page, "Take your time");
+            var run = page.Locator("article[data-run]").Last;
+            await Expect(run.Locator("li[data-event='agent_thinking']")).ToHaveCountAsync(1);
+            await Expect(run).ToHaveAttributeAsync("data-final", "false");
+
+            await page.GetByRole(AriaRole.Button, new() { Name = "Stop" }).ClickAsync();
+            await Expect(run).ToHaveAttributeAsync("data-phase", "cancelled");
+            await Expect(run).ToHaveAttributeAsync("data-final", "true");
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Send" })).ToBeVisibleAsync();
+        });
+    }
 }
