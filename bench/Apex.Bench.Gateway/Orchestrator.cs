@@ -10,12 +10,19 @@ namespace Apex.Bench.Gateway;
 internal static class Orchestrator
 {
     private const int WarmupConnections = 100;
-    private const int PacedRounds = 20;
-    private const int PacedIntervalMs = 200;
+    private const int PacedRounds = 8;
+    private const int PacedIntervalMs = 1000;
+
+    // The Apex servers of every scenario share one data directory, so the users (and their tokens,
+    // valid for 15 minutes) are created once for the largest scenario.
+    private static string? s_apexDataDir;
+    private static string? s_tokensFile;
+    private static int s_maxConnections;
 
     public static async Task<int> RunAsync(int[] sizes, string[] kinds)
     {
         var overall = Stopwatch.StartNew();
+        s_maxConnections = sizes.Max();
         var results = new List<Result>();
         foreach (var n in sizes)
         {
@@ -26,6 +33,17 @@ internal static class Orchestrator
             }
         }
 
+        if (s_apexDataDir is not null)
+        {
+            try
+            {
+                Directory.Delete(s_apexDataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
         PrintTable(results);
         Console.WriteLine($"Total time: {overall.Elapsed.TotalSeconds:F0} s on {Environment.ProcessorCount} cores, .NET {Environment.Version}.");
         return 0;
@@ -33,9 +51,11 @@ internal static class Orchestrator
 
     private static async Task<Result> RunScenarioAsync(string kind, int n)
     {
-        var dataDir = Directory.CreateTempSubdirectory("apex-bench-").FullName;
-        var clients = new List<Child>();
         var apex = kind.StartsWith("apex", StringComparison.Ordinal);
+        var dataDir = apex
+            ? s_apexDataDir ??= Directory.CreateTempSubdirectory("apex-bench-").FullName
+            : Directory.CreateTempSubdirectory("apex-bench-").FullName;
+        var clients = new List<Child>();
         var auth = kind == "apex-header" ? "header" : "subprotocol";
         await using var server = Child.Start(["--role", "server", "--kind", apex ? "apex" : "bare", "--data", dataDir]);
         try
@@ -45,8 +65,14 @@ internal static class Orchestrator
             string? tokensFile = null;
             if (apex)
             {
-                tokensFile = Path.Combine(dataDir, "tokens.txt");
-                await File.WriteAllLinesAsync(tokensFile, await CreateUsersAsync(port, n));
+                if (s_tokensFile is null)
+                {
+                    s_tokensFile = Path.Combine(dataDir, "tokens.txt");
+                    await File.WriteAllLinesAsync(s_tokensFile, await CreateUsersAsync(port, s_maxConnections));
+                }
+
+                tokensFile = Path.Combine(dataDir, $"tokens-{n}.txt");
+                await File.WriteAllLinesAsync(tokensFile, (await File.ReadAllLinesAsync(s_tokensFile)).Take(n));
                 await server.SendAsync($"users {tokensFile}");
                 await server.ExpectAsync("OK", TimeSpan.FromSeconds(10));
             }
@@ -97,7 +123,7 @@ internal static class Orchestrator
             var (delivered, last, closedAfterBurst, _) = await WaitForDeliveryAsync(clients, (long)connected * rounds, TimeSpan.FromSeconds(60));
             var throughput = delivered / ((last - start) / (double)Stopwatch.Frequency);
 
-            // Latency at a fixed, moderate load: one event per connection every 200 ms.
+            // Latency at a fixed, moderate load: one event per connection per second.
             await BroadcastAsync(clients, "reset", "OK");
             await server.SendAsync($"paced {PacedRounds} {PacedIntervalMs}");
             await server.ExpectAsync("DONE", TimeSpan.FromSeconds(120));
@@ -117,12 +143,15 @@ internal static class Orchestrator
 
             await server.SendAsync("quit");
             await server.WaitForExitAsync(TimeSpan.FromSeconds(15));
-            try
+            if (!apex)
             {
-                Directory.Delete(dataDir, recursive: true);
-            }
-            catch (IOException)
-            {
+                try
+                {
+                    Directory.Delete(dataDir, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
             }
         }
     }
@@ -155,7 +184,7 @@ internal static class Orchestrator
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         var lines = new string[n];
-        using var gate = new SemaphoreSlim(8);
+        using var gate = new SemaphoreSlim(16);
         await Task.WhenAll(Enumerable.Range(0, n).Select(async i =>
         {
             await gate.WaitAsync();

@@ -66,32 +66,32 @@ internal static class ServerRole
                     Console.WriteLine($"MEM {Memory()} {fanOut.Connections}");
                     break;
                 case "burst":
-                {
-                    var start = Stopwatch.GetTimestamp();
-                    for (var round = 0; round < int.Parse(parts[1], CultureInfo.InvariantCulture); round++)
                     {
-                        await fanOut.PublishRoundAsync();
-                    }
+                        var start = Stopwatch.GetTimestamp();
+                        for (var round = 0; round < int.Parse(parts[1], CultureInfo.InvariantCulture); round++)
+                        {
+                            await fanOut.PublishRoundAsync();
+                        }
 
-                    Console.WriteLine($"DONE {start} {Stopwatch.GetTimestamp()}");
-                    break;
-                }
+                        Console.WriteLine($"DONE {start} {Stopwatch.GetTimestamp()}");
+                        break;
+                    }
 
                 case "paced":
-                {
-                    var rounds = int.Parse(parts[1], CultureInfo.InvariantCulture);
-                    var interval = TimeSpan.FromMilliseconds(int.Parse(parts[2], CultureInfo.InvariantCulture));
-                    var start = Stopwatch.GetTimestamp();
-                    using var timer = new PeriodicTimer(interval);
-                    for (var round = 0; round < rounds; round++)
                     {
-                        await fanOut.PublishRoundAsync();
-                        await timer.WaitForNextTickAsync();
-                    }
+                        var rounds = int.Parse(parts[1], CultureInfo.InvariantCulture);
+                        var interval = TimeSpan.FromMilliseconds(int.Parse(parts[2], CultureInfo.InvariantCulture));
+                        var start = Stopwatch.GetTimestamp();
+                        using var timer = new PeriodicTimer(interval);
+                        for (var round = 0; round < rounds; round++)
+                        {
+                            await fanOut.PublishRoundAsync();
+                            await timer.WaitForNextTickAsync();
+                        }
 
-                    Console.WriteLine($"DONE {start} {Stopwatch.GetTimestamp()}");
-                    break;
-                }
+                        Console.WriteLine($"DONE {start} {Stopwatch.GetTimestamp()}");
+                        break;
+                    }
 
                 case "quit":
                     await app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
@@ -145,10 +145,26 @@ internal static class ServerRole
                 Timestamp = DateTimeOffset.UtcNow,
                 Payload = payload,
             };
-            foreach (var user in _users)
+
+            // Events of different users come from different runs, hence different threads.
+            await Task.WhenAll(Partitions(_users.Length).Select(range => Task.Run(async () =>
             {
-                await broker.PublishAsync(user, envelope, CancellationToken.None);
-            }
+                for (var i = range.Start; i < range.End; i++)
+                {
+                    await broker.PublishAsync(_users[i], envelope, CancellationToken.None);
+                }
+            })));
+        }
+    }
+
+    /// <summary>Both servers publish a round from the same number of threads.</summary>
+    private static IEnumerable<(int Start, int End)> Partitions(int count)
+    {
+        var parts = Environment.ProcessorCount;
+        var size = (count + parts - 1) / parts;
+        for (var start = 0; start < count; start += size)
+        {
+            yield return (start, Math.Min(count, start + size));
         }
     }
 
@@ -164,15 +180,17 @@ internal static class ServerRole
         {
         }
 
-        public ValueTask PublishRoundAsync()
+        public async ValueTask PublishRoundAsync()
         {
             var frame = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"t\":{Stopwatch.GetTimestamp()}}}"));
-            foreach (var queue in Volatile.Read(ref _queues))
+            var queues = Volatile.Read(ref _queues);
+            await Task.WhenAll(Partitions(queues.Length).Select(range => Task.Run(() =>
             {
-                queue.Writer.TryWrite(frame);
-            }
-
-            return ValueTask.CompletedTask;
+                for (var i = range.Start; i < range.End; i++)
+                {
+                    queues[i].Writer.TryWrite(frame);
+                }
+            })));
         }
 
         public async Task AcceptAsync(HttpContext context)

@@ -28,7 +28,7 @@ internal static class RealtimeMetrics
         "apex_replay_misses_total", "Resumes that could not be recovered (epoch changed or outside the window).");
 
     public static readonly Counter ConnectionsClosed = Metrics.CreateCounter(
-        "apex_websocket_closes_total", "WebSocket connections closed by the server, by close code.", "code");
+        "apex_websocket_closes_total", "Close frames sent by the server (including answers to a client's close), by close code.", "code");
 
     static RealtimeMetrics()
     {
