@@ -74,6 +74,73 @@ public sealed partial class UsageAnalyzer
 
     public static long GroupKey(int feature, int model) => ((long)feature << 32) | (uint)model;
 
+    private int[]? _rowGroup;
+    private long[]? _groupKeys;
+
+    /// <summary>
+    /// A dense index of each row's (feature, model) group, built once and shared by the tools: a small
+    /// table lookup per row instead of a dictionary lookup per row in each of them.
+    /// </summary>
+    private (int[] RowGroup, long[] Keys) Groups(CancellationToken ct)
+    {
+        if (_rowGroup is not null)
+        {
+            return (_rowGroup, _groupKeys!);
+        }
+
+        var rows = _t.Rows;
+        var n = rows.Count;
+        var strings = rows.Strings.Count;
+        var rowGroup = new int[n];
+        var keys = new List<long>();
+        if ((long)strings * strings <= 1 << 20)
+        {
+            var table = new int[strings * strings];
+            Array.Fill(table, -1);
+            for (var i = 0; i < n; i++)
+            {
+                if ((i & CancelCheckMask) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+
+                var cell = rows.Feature[i] * strings + rows.Model[i];
+                var g = table[cell];
+                if (g < 0)
+                {
+                    g = table[cell] = keys.Count;
+                    keys.Add(GroupKey(rows.Feature[i], rows.Model[i]));
+                }
+
+                rowGroup[i] = g;
+            }
+        }
+        else
+        {
+            var map = new Dictionary<long, int>();
+            for (var i = 0; i < n; i++)
+            {
+                if ((i & CancelCheckMask) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+
+                var key = GroupKey(rows.Feature[i], rows.Model[i]);
+                if (!map.TryGetValue(key, out var g))
+                {
+                    g = map[key] = keys.Count;
+                    keys.Add(key);
+                }
+
+                rowGroup[i] = g;
+            }
+        }
+
+        _groupKeys = [.. keys];
+        _rowGroup = rowGroup;
+        return (rowGroup, _groupKeys);
+    }
+
     public UsageSummary Summarize(CancellationToken ct)
     {
         var rows = _t.Rows;
@@ -326,7 +393,8 @@ public sealed partial class UsageAnalyzer
     public ModelsResult RecommendModels(bool allowTierDrop, CancellationToken ct)
     {
         var rows = _t.Rows;
-        var groups = new Dictionary<long, ModelGroupAccumulator>();
+        var (rowGroup, keys) = Groups(ct);
+        var accumulators = new ModelGroupAccumulator[keys.Length];
         for (var i = 0; i < rows.Count; i++)
         {
             if ((i & CancelCheckMask) == 0)
@@ -334,8 +402,7 @@ public sealed partial class UsageAnalyzer
                 ct.ThrowIfCancellationRequested();
             }
 
-            var key = GroupKey(rows.Feature[i], rows.Model[i]);
-            ref var g = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(groups, key, out _);
+            ref var g = ref accumulators[rowGroup[i]];
             g.Calls++;
             var cost = rows.Cost[i];
             if (double.IsNaN(cost))
@@ -350,6 +417,7 @@ public sealed partial class UsageAnalyzer
             g.MaxContext = Math.Max(g.MaxContext, (long)rows.Input[i] + rows.Output[i]);
         }
 
+        var groups = Enumerable.Range(0, keys.Length).ToDictionary(g => keys[g], g => accumulators[g]);
         ModelChoices.Clear();
         var result = new List<ModelGroup>();
         foreach (var (key, g) in groups.OrderByDescending(kv => kv.Value.Cost).ThenBy(kv => kv.Key))
@@ -483,7 +551,8 @@ public sealed partial class UsageAnalyzer
         var rows = _t.Rows;
         var o = _options;
         var candidate = new bool[rows.Count];
-        var groupCounts = new Dictionary<long, int>();
+        var (rowGroup, keys) = Groups(ct);
+        var groupCounts = new int[keys.Length];
         for (var i = 0; i < rows.Count; i++)
         {
             if ((i & CancelCheckMask) == 0)
@@ -499,8 +568,7 @@ public sealed partial class UsageAnalyzer
             }
 
             candidate[i] = true;
-            var key = GroupKey(rows.Feature[i], rows.Model[i]);
-            groupCounts[key] = groupCounts.GetValueOrDefault(key) + 1;
+            groupCounts[rowGroup[i]]++;
         }
 
         var calls = new int[rows.Strings.Count];
@@ -510,7 +578,7 @@ public sealed partial class UsageAnalyzer
         double savings = 0;
         for (var i = 0; i < rows.Count; i++)
         {
-            if (!candidate[i] || groupCounts[GroupKey(rows.Feature[i], rows.Model[i])] < o.PromptCacheMinCalls)
+            if (!candidate[i] || groupCounts[rowGroup[i]] < o.PromptCacheMinCalls)
             {
                 candidate[i] = false;
                 continue;
@@ -555,7 +623,8 @@ public sealed partial class UsageAnalyzer
         var failedCost = 0d;
         var featureCalls = new int[rows.Strings.Count];
         var featureCost = new double[rows.Strings.Count];
-        var outputs = new Dictionary<long, List<int>>();
+        var (rowGroup, keys) = Groups(ct);
+        var sizes = new int[keys.Length];
         for (var i = 0; i < rows.Count; i++)
         {
             if ((i & CancelCheckMask) == 0)
@@ -563,13 +632,7 @@ public sealed partial class UsageAnalyzer
                 ct.ThrowIfCancellationRequested();
             }
 
-            var key = GroupKey(rows.Feature[i], rows.Model[i]);
-            if (!outputs.TryGetValue(key, out var list))
-            {
-                outputs[key] = list = [];
-            }
-
-            list.Add(rows.Output[i]);
+            sizes[rowGroup[i]]++;
             if ((rows.Flags[i] & UsageFlags.Error) == 0)
             {
                 continue;
@@ -585,20 +648,37 @@ public sealed partial class UsageAnalyzer
             }
         }
 
+        // Each group's output lengths, laid out per group and sorted, for the median and p95.
+        var outputs = new int[keys.Length][];
+        for (var g = 0; g < keys.Length; g++)
+        {
+            outputs[g] = new int[sizes[g]];
+        }
+
+        var fill = new int[keys.Length];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var g = rowGroup[i];
+            outputs[g][fill[g]++] = rows.Output[i];
+        }
+
         OutputCaps.Clear();
         var tails = new List<TailGroup>();
-        foreach (var (key, list) in outputs.OrderBy(kv => kv.Key))
+        int[]? scratch = null;
+        foreach (var g in Enumerable.Range(0, keys.Length).OrderBy(g => keys[g]))
         {
             ct.ThrowIfCancellationRequested();
+            var key = keys[g];
+            var values = outputs[g];
             var price = _t.Prices[(int)(key & 0xFFFFFFFF)];
-            if (list.Count < _options.TailMinCalls || price is null)
+            if (values.Length < _options.TailMinCalls || price is null)
             {
                 continue;
             }
 
-            list.Sort();
-            var median = Percentile(list, 0.5, sorted: true)!.Value;
-            var p95 = Percentile(list, 0.95, sorted: true)!.Value;
+            RadixSort(values, ref scratch);
+            var median = PercentileOfSorted(values, 0.5)!.Value;
+            var p95 = PercentileOfSorted(values, 0.95)!.Value;
             if (median <= 0 || p95 < median * _options.TailRatio)
             {
                 continue;
@@ -606,12 +686,12 @@ public sealed partial class UsageAnalyzer
 
             OutputCaps[key] = p95;
             long trimmed = 0;
-            foreach (var v in list)
+            for (var k = values.Length - 1; k >= 0 && values[k] > p95; k--)
             {
-                trimmed += Math.Max(0, v - p95);
+                trimmed += values[k] - p95;
             }
 
-            tails.Add(new TailGroup(FeatureName((int)(key >> 32)), price.Id, list.Count, median, p95, p95, trimmed,
+            tails.Add(new TailGroup(FeatureName((int)(key >> 32)), price.Id, values.Length, median, p95, p95, trimmed,
                 trimmed * (double)price.OutputPerMillion / 1_000_000d));
         }
 
