@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Apex.Chat.Api;
 using Apex.Chat.Data;
 using Apex.Chat.Runs;
@@ -27,12 +25,6 @@ public static class ChatModule
         services.AddSingleton<IRunCommandHandler>(sp => sp.GetRequiredService<RunExecutor>());
         services.AddHostedService<RunLifecycleService>();
         ChatMetrics.Initialize();
-        // Request and response bodies follow the Apex JSON conventions (snake_case, nulls omitted).
-        services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
-        });
         return builder;
     }
 

@@ -151,6 +151,11 @@ public sealed class ServiceRouteTests
         Assert.True(thread.TryGetProperty("get", out _));
         Assert.True(thread.TryGetProperty("patch", out _));
         Assert.True(thread.TryGetProperty("delete", out _));
+        var postMessage = paths.GetProperty("/api/threads/{id}/messages").GetProperty("post").GetProperty("responses");
+        foreach (var code in new[] { "202", "401", "404", "409", "422" })
+        {
+            Assert.True(postMessage.TryGetProperty(code, out _), $"POST messages lacks {code}");
+        }
     }
 
     [Fact(Timeout = 30_000)]

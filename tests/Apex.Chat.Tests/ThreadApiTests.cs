@@ -93,6 +93,27 @@ public sealed class ThreadApiTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Malformed_json_bodies_are_problems_not_crashes()
+    {
+        await using var server = await ChatTestKit.StartAsync();
+        using var alice = await ChatUser.CreateAsync(server);
+        var id = await alice.CreateThreadAsync();
+        foreach (var (method, path) in new[] { (HttpMethod.Patch, $"/api/threads/{id}"), (HttpMethod.Post, $"/api/threads/{id}/messages"), (HttpMethod.Post, "/api/threads") })
+        {
+            using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative))
+            {
+                Content = new StringContent("{\"content\": ", System.Text.Encoding.UTF8, "application/json"),
+            };
+            using var response = await alice.Http.SendAsync(request);
+            Assert.True(response.StatusCode is HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest, $"{method} {path}: {response.StatusCode}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        var (_, messages) = await alice.GetAsync($"/api/threads/{id}/messages");
+        Assert.Empty(messages.GetProperty("items").EnumerateArray());
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Another_users_thread_is_not_found_for_every_route()
     {
         await using var server = await ChatTestKit.StartAsync();

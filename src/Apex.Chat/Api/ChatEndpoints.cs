@@ -24,7 +24,10 @@ internal static class ChatEndpoints
 {
     public static RouteGroupBuilder MapChatRoutes(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api").RequireAuthorization();
+        var api = endpoints.MapGroup("/api").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
         var threads = api.MapGroup("/threads").WithTags("Threads");
         threads.MapGet("/", ListThreads).WithName("ListThreads");
@@ -33,12 +36,12 @@ internal static class ChatEndpoints
         threads.MapPatch("/{id}", UpdateThread).WithName("UpdateThread");
         threads.MapDelete("/{id}", DeleteThread).WithName("DeleteThread");
         threads.MapGet("/{id}/messages", ListMessages).WithName("ListMessages");
-        threads.MapPost("/{id}/messages", PostMessage).WithName("PostMessage");
+        threads.MapPost("/{id}/messages", PostMessage).WithName("PostMessage").ProducesProblem(StatusCodes.Status409Conflict);
 
         var runs = api.MapGroup("/runs").WithTags("Runs");
         runs.MapGet("/{id}", GetRun).WithName("GetRun");
         runs.MapGet("/{id}/events", ListRunEvents).WithName("ListRunEvents");
-        runs.MapPost("/{id}/cancel", CancelRun).WithName("CancelRun");
+        runs.MapPost("/{id}/cancel", CancelRun).WithName("CancelRun").ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 
