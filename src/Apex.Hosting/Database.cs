@@ -106,3 +106,24 @@ internal sealed class MigratableContext<TContext> : IMigratableContext
         await context.Database.MigrateAsync(ct);
     }
 }
+
+/// <summary>
+/// A dependency (the database, the event broker) did not answer in time. HTTP requests that fail
+/// with it get 503 with <c>Retry-After</c> instead of a 500.
+/// </summary>
+public class ServiceUnavailableException : Exception
+{
+    public ServiceUnavailableException()
+    {
+    }
+
+    public ServiceUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public ServiceUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

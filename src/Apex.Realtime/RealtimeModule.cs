@@ -33,6 +33,8 @@ public static class RealtimeModule
             return provider.ToLowerInvariant() switch
             {
                 BrokerOptions.MemoryProvider => sp.GetRequiredService<MemoryEventBroker>(),
+                BrokerOptions.RedisProvider => sp.GetKeyedService<IEventBroker>(BrokerOptions.RedisProvider)
+                    ?? throw new InvalidOperationException("Broker:Provider 'redis' needs Redis:Configuration and the Redis module."),
                 _ => throw new InvalidOperationException($"Broker:Provider '{provider}' is not supported; use one of: {string.Join(", ", BrokerOptions.KnownProviders)}."),
             };
         });

@@ -5,6 +5,7 @@ using Apex.Chat.Datasets;
 using Apex.Hosting;
 using Apex.Hosting.Http;
 using Apex.Realtime;
+using Apex.Redis;
 using Apex.Server.Service;
 using Apex.Server.Web;
 using Microsoft.Extensions.Options;
@@ -46,6 +47,9 @@ public static class ApexHost
             builder.AddApexChat();
             builder.AddApexDatasets();
         }
+
+        // After the modules: with Redis configured it replaces single-node services (broker, revocations, run registry).
+        builder.AddApexRedis();
 
         configure?.Invoke(builder);
 

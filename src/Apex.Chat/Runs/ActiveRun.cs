@@ -62,10 +62,23 @@ internal sealed class ActiveRun
     }
 }
 
+/// <summary>Scale-out: the other nodes, which may be executing runs this node does not hold.</summary>
+internal interface IRunCluster
+{
+    /// <summary>Asks whichever node executes <paramref name="runId"/> to stop it for <paramref name="reason"/>.</summary>
+    Task RequestCancelAsync(string userId, string runId, CancelReason reason, CancellationToken ct);
+}
+
 /// <summary>The runs executing in this process, by id.</summary>
 internal sealed class RunRegistry
 {
     private readonly ConcurrentDictionary<string, ActiveRun> _runs = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Set when several nodes share the database: stops reach runs on other nodes through it, and
+    /// runs whose node died are ended by the cluster's run leases instead of a start-up sweep.
+    /// </summary>
+    public IRunCluster? Cluster { get; init; }
 
     public int Count => _runs.Count;
 

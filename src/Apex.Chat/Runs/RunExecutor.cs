@@ -257,6 +257,13 @@ internal sealed class RunExecutor(
             return (new StartRunError(RunErrors.NotFound, "Run not found.", "run_id"), null);
         }
 
+        if (registry.Cluster is { } cluster && RunStatus.IsActive(run.Status))
+        {
+            // Executing on another node: that node stops it and publishes the terminal event.
+            await cluster.RequestCancelAsync(userId, runId, CancelReason.UserStop, ct);
+            return (null, run);
+        }
+
         // Not executing here: it has ended (its record may still be turning final this very moment)
         // or a previous process left it, which the start-up check marks failed.
         return (new StartRunError(RunErrors.RunNotActive, "The run has already ended.", "run_id"), run);
@@ -269,6 +276,17 @@ internal sealed class RunExecutor(
         {
             run.Cancel(CancelReason.ThreadDeleted);
             await run.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        else if (registry.Cluster is { } cluster)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
+            var runId = await db.Threads.AsNoTracking().Where(t => t.Id == threadId && t.UserId == userId)
+                .Select(t => t.ActiveRunId).FirstOrDefaultAsync();
+            if (runId is not null)
+            {
+                await cluster.RequestCancelAsync(userId, runId, CancelReason.ThreadDeleted, CancellationToken.None);
+            }
         }
     }
 

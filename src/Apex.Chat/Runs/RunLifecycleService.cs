@@ -25,8 +25,14 @@ internal sealed class RunLifecycleService(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        // This single-process design owns every run in the database; a scale-out deployment must
-        // scope this to the node that started each run.
+        // A single node owns every run in the database. With several nodes, another node may be
+        // executing them: run leases end the runs of a dead node instead.
+        if (registry.Cluster is not null)
+        {
+            _stopping = lifetime.ApplicationStopping.Register(CancelAll);
+            return;
+        }
+
         try
         {
             await using var scope = scopes.CreateAsyncScope();

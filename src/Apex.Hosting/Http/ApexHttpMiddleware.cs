@@ -50,6 +50,15 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
             // The client went away; there is nobody to answer.
             return;
         }
+        catch (Exception ex) when (!context.Response.HasStarted && IsDependencyUnavailable(ex))
+        {
+            // The database or the event broker did not answer: a clear, retryable answer, not a 500.
+            LogDependencyUnavailable(logger, ex.GetType().Name, context.Request.Method, context.Request.Path);
+            ClearResponse(context);
+            context.Response.Headers.RetryAfter = "5";
+            await Problems.Result(StatusCodes.Status503ServiceUnavailable, "A service Apex depends on (database or event broker) is unavailable; retry shortly.").ExecuteAsync(context);
+            return;
+        }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
             LogUnhandled(logger, ex, context.Request.Method, context.Request.Path);
@@ -124,6 +133,22 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
         429 => "Too many requests; slow down.",
         _ => Problems.Title(status) + ".",
     };
+
+    private static bool IsDependencyUnavailable(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is ServiceUnavailableException or TimeoutException or System.Net.Sockets.SocketException or Npgsql.NpgsqlException { IsTransient: true })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "A dependency was unavailable ({ErrorType}) for {Method} {Path}")]
+    private static partial void LogDependencyUnavailable(ILogger logger, string errorType, string method, string path);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);

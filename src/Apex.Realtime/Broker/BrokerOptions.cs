@@ -8,8 +8,11 @@ public sealed class BrokerOptions
     public const string Section = "Broker";
     public const string MemoryProvider = "memory";
 
+    /// <summary>Several nodes share streams through Redis (<c>Redis:Configuration</c>); registered by the Redis module as a keyed <see cref="IEventBroker"/>.</summary>
+    public const string RedisProvider = "redis";
+
     /// <summary>The providers this build knows; anything else stops the start-up with an error naming the key.</summary>
-    public static readonly IReadOnlyList<string> KnownProviders = [MemoryProvider];
+    public static readonly IReadOnlyList<string> KnownProviders = [MemoryProvider, RedisProvider];
 
     public const int DefaultHistorySize = 1_000;
     public const int DefaultHistoryTtlSeconds = 600;

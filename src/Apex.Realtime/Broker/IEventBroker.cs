@@ -40,4 +40,31 @@ public interface IStreamSubscriber
 
     /// <summary>A live event. Return false to be unsubscribed (for example a full send queue).</summary>
     bool OnEvent(StreamEvent streamEvent);
+
+    /// <summary>
+    /// The broker can no longer keep this subscription gap-free (its backing store was unreachable or
+    /// lost the stream's history); the subscription has ended and the subscriber should let its
+    /// client resume. The in-memory broker never calls it.
+    /// </summary>
+    void OnStreamLost(string reason)
+    {
+    }
+}
+
+/// <summary>The broker's backing store did not answer in time; the caller may retry later.</summary>
+public sealed class BrokerUnavailableException : Apex.Hosting.ServiceUnavailableException
+{
+    public BrokerUnavailableException()
+    {
+    }
+
+    public BrokerUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public BrokerUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

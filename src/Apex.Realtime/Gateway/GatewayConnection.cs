@@ -97,6 +97,15 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
         return _queue.Writer.TryWrite(streamEvent);
     }
 
+    public void OnStreamLost(string reason)
+    {
+        // The broker cannot promise a gap-free stream any more: the client resumes, and learns from
+        // `resumed` whether it must reload over REST.
+        _queue.Writer.TryWrite(Frames.Error(ErrorCodes.Unavailable, "The event stream was interrupted; reconnect and resume."));
+        RequestClose(CloseCodes.TryAgainLater, "event stream interrupted: reconnect and resume");
+        GatewayLog.PolicyClose(Logger, Id, reason);
+    }
+
     /// <summary>Sends a frame to this connection only (ack, error, pong, heartbeat).</summary>
     public void Send(byte[] frame)
     {

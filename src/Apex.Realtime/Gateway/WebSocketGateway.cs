@@ -100,6 +100,12 @@ internal sealed class WebSocketGateway(
             {
                 subscription = await broker.SubscribeAsync(connection.UserId, resume, connection, context.RequestAborted);
             }
+            catch (BrokerUnavailableException)
+            {
+                // Not a server fault: the broker's store is briefly unreachable; the client retries.
+                await socket.CloseOutputAsync(CloseCodes.TryAgainLater, "event broker unavailable: retry shortly", CancellationToken.None);
+                return TypedResults.Empty;
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 var correlationId = Guid.NewGuid().ToString("N");
