@@ -12,6 +12,9 @@ namespace Apex.Hosting;
 /// </summary>
 public static class Database
 {
+    /// <summary>The assembly holding the PostgreSQL migrations of every module's context.</summary>
+    public const string PostgresMigrationsAssembly = "Apex.Migrations.Postgres";
+
     public static IServiceCollection AddApexDbContext<TContext>(this IServiceCollection services)
         where TContext : DbContext
     {
@@ -40,6 +43,8 @@ public static class Database
             case DatabaseProvider.Postgres:
                 options.UseNpgsql(db.ConnectionString, npgsql =>
                 {
+                    // PostgreSQL migrations of every module live in one assembly; SQLite's stay in each module.
+                    npgsql.MigrationsAssembly(PostgresMigrationsAssembly);
                     npgsql.MigrationsHistoryTable(historyTable);
                     npgsql.CommandTimeout(db.CommandTimeoutSeconds);
                 });

@@ -2,16 +2,25 @@ using Apex.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Apex.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Apex.Testing;
 
 /// <summary>
 /// A real Apex server (the same composition as <c>apex serve</c>) on Kestrel, bound to a free
-/// loopback port, with its own SQLite file in a temporary data directory.
+/// loopback port, with its own SQLite file in a temporary data directory. With
+/// <c>APEX_TEST_DATABASE=postgres</c> each server gets a fresh PostgreSQL database instead (on the
+/// server named by <c>APEX_TEST_POSTGRES</c>), migrated like <c>apex migrate</c> does and dropped
+/// at dispose, so every suite runs unchanged on both providers.
 /// </summary>
 public sealed class ApexTestServer : IAsyncDisposable
 {
+    public const string DatabaseVariable = "APEX_TEST_DATABASE";
+
+    private PostgresTestDatabase? _ownDatabase;
+
     private ApexTestServer(WebApplication app, string dataDir, Uri baseAddress)
     {
         App = app;
@@ -19,6 +28,10 @@ public sealed class ApexTestServer : IAsyncDisposable
         BaseAddress = baseAddress;
         Client = CreateClient();
     }
+
+    /// <summary>True when <c>APEX_TEST_DATABASE=postgres</c> puts test servers on PostgreSQL.</summary>
+    public static bool UsesPostgres =>
+        string.Equals(Environment.GetEnvironmentVariable(DatabaseVariable), "postgres", StringComparison.OrdinalIgnoreCase);
 
     public WebApplication App { get; }
     public string DataDir { get; }
@@ -49,16 +62,41 @@ public sealed class ApexTestServer : IAsyncDisposable
             $"--environment={environment}",
             $"--Apex:DataDir={dataDir}",
         };
+        PostgresTestDatabase? ownDatabase = null;
+        if (UsesPostgres && settings?.ContainsKey("Database:Provider") != true)
+        {
+            ownDatabase = await PostgresTestDatabase.CreateAsync(ct: ct);
+            args.Add("--Database:Provider=Postgres");
+            args.Add($"--Database:ConnectionString={ownDatabase.ConnectionString}");
+        }
+
         if (settings is not null)
         {
             args.AddRange(settings.Select(kv => $"--{kv.Key}={kv.Value}"));
         }
 
-        var app = ApexHost.Build([.. args], configure);
-        await ApexHost.PrepareAsync(app, ct);
-        await app.StartAsync(ct);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new ApexTestServer(app, dataDir, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        try
+        {
+            var app = ApexHost.Build([.. args], configure);
+            if (app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider == DatabaseProvider.Postgres)
+            {
+                // What `apex migrate` does before PostgreSQL nodes start; a no-op when already migrated.
+                await Database.MigrateAllAsync(app.Services, ct);
+            }
+
+            await ApexHost.PrepareAsync(app, ct);
+            await app.StartAsync(ct);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new ApexTestServer(app, dataDir, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)))
+            {
+                _ownDatabase = ownDatabase,
+            };
+        }
+        catch when (ownDatabase is not null)
+        {
+            await ownDatabase.DisposeAsync();
+            throw;
+        }
     }
 
     public HttpClient CreateClient() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
@@ -69,6 +107,11 @@ public sealed class ApexTestServer : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await App.StopAsync(cts.Token);
         await App.DisposeAsync();
+        if (_ownDatabase is not null)
+        {
+            await _ownDatabase.DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(DataDir, recursive: true);
