@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Apex.Contracts;
+using Apex.Realtime;
 using Apex.Realtime.Broker;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -63,8 +64,10 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         return {epoch, seq, redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', n)}
         """;
 
-    // KEYS: epoch, seq, events. ARGV: new epoch, key ttl s. Starts a new history (used after events were lost).
+    // KEYS: epoch, seq, events. ARGV: new epoch, key ttl s, the epoch that lost an event ('' if unknown).
+    // Starts a new history, unless the one that lost the event is already gone (Redis restarted).
     private const string ResetScript = """
+        if ARGV[3] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[3] then return 0 end
         redis.call('DEL', KEYS[2], KEYS[3])
         redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
         return 1
@@ -77,8 +80,13 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
     private readonly int _keyTtlSeconds;
     private readonly ConcurrentDictionary<string, UserChannel> _channels = new(StringComparer.Ordinal);
 
-    // Users whose publish failed: their stream misses an event, so it restarts with a new epoch.
-    private readonly ConcurrentDictionary<string, byte> _broken = new(StringComparer.Ordinal);
+    // Users whose publish failed, with the epoch the event was lost from ('' if unknown): their
+    // stream misses an event, so that history restarts with a new epoch once Redis answers.
+    private readonly ConcurrentDictionary<string, string> _broken = new(StringComparer.Ordinal);
+
+    // The epoch this node last published to, per user: what a failed publish was lost from.
+    private readonly ConcurrentDictionary<string, string> _publishedEpochs = new(StringComparer.Ordinal);
+    private const int MaxRememberedEpochs = 100_000;
 
     public RedisEventBroker(RedisConnection redis, IOptions<BrokerOptions> options, ILogger<RedisEventBroker> logger)
     {
@@ -110,14 +118,21 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
 
             var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(PublishScript, keys,
                 [NewEpoch(), body, _historySize, _historyTtlMs, _keyTtlSeconds, (RedisValue)ChannelName(userId)]).WaitAsync(_redis.Timeout, ct))!;
-            Apex.Realtime.RealtimeMetrics.EventsPublished.Inc();
+            if (_publishedEpochs.Count >= MaxRememberedEpochs)
+            {
+                _publishedEpochs.Clear();
+            }
+
+            _publishedEpochs[userId] = (string)result[0]!;
+            RealtimeMetrics.Published();
             return envelope with { Seq = (long)result[1] };
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
             // The event may or may not have been stored: either way this user's stream can no longer
             // be trusted to be complete, so it restarts with a new epoch once Redis answers.
-            _broken[userId] = 0;
+            _broken[userId] = _publishedEpochs.GetValueOrDefault(userId)
+                ?? (_channels.TryGetValue(userId, out var channel) ? channel.Epoch : null) ?? string.Empty;
             LogPublishFailed(_logger, ex.GetType().Name);
             throw new BrokerUnavailableException("The event broker (Redis) did not answer.", ex);
         }
@@ -205,9 +220,18 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
 
     private async Task ResetAsync(string userId, RedisKey[] keys, CancellationToken ct)
     {
-        await _redis.Database.ScriptEvaluateAsync(ResetScript, keys, [NewEpoch(), _keyTtlSeconds]).WaitAsync(_redis.Timeout, ct);
-        _broken.TryRemove(userId, out _);
-        LogStreamReset(_logger, userId);
+        if (!_broken.TryGetValue(userId, out var lostFrom))
+        {
+            return;
+        }
+
+        var reset = (long)await _redis.Database.ScriptEvaluateAsync(ResetScript, keys, [NewEpoch(), _keyTtlSeconds, lostFrom]).WaitAsync(_redis.Timeout, ct);
+        _broken.TryRemove(new KeyValuePair<string, string>(userId, lostFrom));
+        _publishedEpochs.TryRemove(userId, out _);
+        if (reset == 1)
+        {
+            LogStreamReset(_logger, userId);
+        }
     }
 
     /// <summary>Reads the stream's position and every event after <paramref name="afterSeq"/> still in the window.</summary>
@@ -250,10 +274,31 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         return new ReadResult(epoch, seq, events);
     }
 
-    private static StreamEvent ToStreamEvent(long seq, ReadOnlySpan<byte> body)
+    /// <summary>
+    /// The frame of an event stored without its seq: the seq goes right after <c>type</c>, where
+    /// <see cref="EnvelopeSerializer"/> puts it, so frames are byte-identical on every node and the
+    /// body is never parsed again.
+    /// </summary>
+    internal static StreamEvent ToStreamEvent(long seq, ReadOnlySpan<byte> body)
     {
-        var envelope = JsonSerializer.Deserialize<EventEnvelope>(body, ApexJson.Options)! with { Seq = seq };
-        return new StreamEvent(envelope, EnvelopeSerializer.Serialize(envelope));
+        // body = {"type":"<type>",... ; a type value never holds a raw quote (the writer escapes it).
+        var prefix = "{\"type\":\""u8;
+        if (!body.StartsWith(prefix))
+        {
+            throw new FormatException("A stored event does not start with its type.");
+        }
+
+        var typeEnd = prefix.Length + body[prefix.Length..].IndexOf((byte)'"') + 1;
+        Span<byte> seqText = stackalloc byte[32];
+        var seqName = ",\"seq\":"u8;
+        seqName.CopyTo(seqText);
+        seq.TryFormat(seqText[seqName.Length..], out var digits, default, CultureInfo.InvariantCulture);
+        var seqLength = seqName.Length + digits;
+        var frame = new byte[body.Length + seqLength];
+        body[..typeEnd].CopyTo(frame);
+        seqText[..seqLength].CopyTo(frame.AsSpan(typeEnd));
+        body[typeEnd..].CopyTo(frame.AsSpan(typeEnd + seqLength));
+        return new StreamEvent(seq, frame);
     }
 
     private void OnConnectionFailed(ConnectionType type)
@@ -268,9 +313,26 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
 
     private void OnConnectionRestored(ConnectionType type)
     {
+        foreach (var userId in _broken.Keys)
+        {
+            _ = ResetQuietlyAsync(userId);
+        }
+
         foreach (var channel in _channels.Values)
         {
             _ = channel.CatchUpSafeAsync();
+        }
+    }
+
+    private async Task ResetQuietlyAsync(string userId)
+    {
+        try
+        {
+            await ResetAsync(userId, Keys(userId), CancellationToken.None);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            // Still unreachable: the next publish or subscribe of this user retries.
         }
     }
 
@@ -301,6 +363,8 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         private string? _epoch;
         private long _last;
         private bool _closed;
+
+        public string? Epoch => Volatile.Read(ref _epoch);
 
         public sealed class Member(IStreamSubscriber subscriber)
         {
@@ -347,7 +411,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
                 if (resumeFrom is not null)
                 {
                     (outcome, replay) = await ResumeAsync(resumeFrom, ct);
-                    (outcome.Recovered ? Apex.Realtime.RealtimeMetrics.ReplayHits : Apex.Realtime.RealtimeMetrics.ReplayMisses).Inc();
+                    (outcome.Recovered ? RealtimeMetrics.ReplayHits : RealtimeMetrics.ReplayMisses).Inc();
                 }
 
                 var member = new Member(subscriber);
