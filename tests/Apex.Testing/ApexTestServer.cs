@@ -65,7 +65,13 @@ public sealed class ApexTestServer : IAsyncDisposable
         PostgresTestDatabase? ownDatabase = null;
         if (UsesPostgres && settings?.ContainsKey("Database:Provider") != true)
         {
-            ownDatabase = await PostgresTestDatabase.CreateAsync(ct: ct);
+            // The database belongs to the data directory, like the SQLite file would: a server restarted
+            // on the same directory finds the same data.
+            var marker = Path.Combine(dataDir, "postgres-test-database");
+            ownDatabase = File.Exists(marker)
+                ? PostgresTestDatabase.Attach(await File.ReadAllTextAsync(marker, ct))
+                : await PostgresTestDatabase.CreateAsync(ct: ct);
+            await File.WriteAllTextAsync(marker, ownDatabase.Name, ct);
             args.Add("--Database:Provider=Postgres");
             args.Add($"--Database:ConnectionString={ownDatabase.ConnectionString}");
         }

@@ -44,6 +44,14 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
         return new PostgresTestDatabase(server, name, builder.ConnectionString);
     }
 
+    /// <summary>A database created earlier by <see cref="CreateAsync"/> (a restarted server's).</summary>
+    public static PostgresTestDatabase Attach(string name, string? serverConnectionString = null)
+    {
+        var server = serverConnectionString ?? ServerConnectionString
+            ?? throw new InvalidOperationException($"{ServerVariable} is not set: it must name a PostgreSQL server for this test.");
+        return new PostgresTestDatabase(server, name, new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString);
+    }
+
     public async ValueTask DisposeAsync()
     {
         // Pooled connections of the servers that used it would block the drop; FORCE ends them.
