@@ -5,7 +5,7 @@ namespace Apex.Auth.Tests;
 
 public sealed class CliTests
 {
-    [Fact(Timeout = 90_000)]
+    [SqliteOnlyFact(Timeout = 90_000, Because = "the CLI child process opens the server's SQLite database")]
     public async Task User_add_list_and_disable_work_against_the_servers_database()
     {
         await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["Auth:RevocationPollMilliseconds"] = "200" });

@@ -69,7 +69,7 @@ public sealed class TwoProcessTests
         return await api.Client.SendAsync(request);
     }
 
-    [Fact(Timeout = 30_000)]
+    [SqliteOnlyFact(Timeout = 30_000, Because = "the two child processes share one SQLite file")]
     public async Task Api_node_accepts_tokens_of_the_auth_node_and_refuses_foreign_keys()
     {
         var (auth, api) = await StartPairAsync();
@@ -99,7 +99,7 @@ public sealed class TwoProcessTests
         }
     }
 
-    [Fact(Timeout = 30_000)]
+    [SqliteOnlyFact(Timeout = 30_000, Because = "the two child processes share one SQLite file")]
     public async Task Logout_on_the_auth_node_is_refused_by_the_api_node_within_a_second()
     {
         var (auth, api) = await StartPairAsync();

@@ -49,7 +49,7 @@ public sealed class RunLifecycleTests
         Assert.Equal(HttpStatusCode.Accepted, (await again.PostAsync($"/api/threads/{threadId}/messages", new { content = "resumed" })).Status);
     }
 
-    [Fact(Timeout = 60_000)]
+    [SqliteOnlyFact(Timeout = 60_000)]
     public async Task Runs_a_crashed_process_left_running_are_failed_at_start()
     {
         var dataDir = Directory.CreateTempSubdirectory("apex-crash-").FullName;

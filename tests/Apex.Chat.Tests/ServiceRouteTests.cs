@@ -30,7 +30,7 @@ public sealed class ServiceRouteTests
         Assert.Equal(expectedBus, body.GetProperty("checks").GetProperty("event_bus").GetString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [SqliteOnlyFact(Timeout = 30_000)]
     public async Task Health_and_ready_are_503_when_the_database_cannot_be_opened()
     {
         await using var server = await ApexTestServer.StartAsync();

@@ -157,6 +157,12 @@ internal static partial class AuthEndpoints
         {
             errors["email"] = [$"The email may have at most {UserRules.MaxEmailLength} characters."];
         }
+        else if (email.Contains('\0', StringComparison.Ordinal))
+        {
+            // No registered address holds a NUL (registration refuses it), and PostgreSQL text cannot
+            // store one: answering here keeps the throttle's write from failing.
+            errors["email"] = ["The email is not a valid address."];
+        }
 
         var password = body?.Password ?? "";
         if (password.Length == 0)
