@@ -305,8 +305,8 @@ public sealed class RunApiTests
         using var alice = await ChatUser.CreateAsync(server);
         var threadId = await alice.CreateThreadAsync();
         var (status, problem) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "use it", dataset_id = "ds_01JXXXXXXXXXXXXXXXXXXXXXXX" });
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
-        Assert.True(problem.GetProperty("errors").TryGetProperty("dataset_id", out _));
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("not_found", problem.GetProperty("code").GetString());
         var (_, messages) = await alice.GetAsync($"/api/threads/{threadId}/messages");
         Assert.Empty(messages.GetProperty("items").EnumerateArray());
     }

@@ -125,8 +125,8 @@ public sealed class RunLifecycleTests
         // Bob names alice's dataset: it does not exist for him, and nothing is stored.
         var bobThread = await bob.CreateThreadAsync();
         var (bobStatus, problem) = await bob.PostAsync($"/api/threads/{bobThread}/messages", new { content = "steal", dataset_id = datasetId });
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, bobStatus);
-        Assert.True(problem.GetProperty("errors").TryGetProperty("dataset_id", out _));
+        Assert.Equal(HttpStatusCode.NotFound, bobStatus);
+        Assert.Equal("not_found", problem.GetProperty("code").GetString());
         var (_, messages) = await bob.GetAsync($"/api/threads/{bobThread}/messages");
         Assert.Empty(messages.GetProperty("items").EnumerateArray());
         Assert.Equal(2, agent.Requests.Count);

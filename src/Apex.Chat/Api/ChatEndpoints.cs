@@ -227,7 +227,8 @@ internal static class ChatEndpoints
             return error switch
             {
                 { Code: RunErrors.RunActive } => ChatProblems.Conflict(error.Code, error.Message),
-                { Code: RunErrors.NotFound, Field: "dataset_id" } => ChatProblems.Validation("dataset_id", "No dataset with this id."),
+                // Another user's dataset answers exactly like one that does not exist (rest-api.md).
+                { Code: RunErrors.NotFound, Field: "dataset_id" } => ChatProblems.NotFound("Dataset"),
                 { Code: RunErrors.NotFound } => ChatProblems.NotFound("Thread"),
                 _ => ChatProblems.Validation(error.Field, error.Message),
             };

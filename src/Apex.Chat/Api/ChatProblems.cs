@@ -6,14 +6,18 @@ namespace Apex.Chat.Api;
 
 internal static class ChatProblems
 {
-    public static ProblemHttpResult NotFound(string what) =>
-        TypedResults.Problem(new ProblemDetails
+    public static ProblemHttpResult NotFound(string what)
+    {
+        var problem = new ProblemDetails
         {
             Status = StatusCodes.Status404NotFound,
             Title = "Not Found",
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
             Detail = $"{what} not found.",
-        });
+        };
+        problem.Extensions["code"] = "not_found";
+        return TypedResults.Problem(problem);
+    }
 
     public static ProblemHttpResult Validation(IDictionary<string, string[]> errors) =>
         TypedResults.Problem(new HttpValidationProblemDetails(errors)

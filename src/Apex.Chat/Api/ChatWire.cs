@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Apex.Chat.Api;
 
@@ -37,7 +38,8 @@ public sealed record RunResponse
 
 public sealed record RunErrorResponse(string Code, string Message);
 
-public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor);
+public sealed record PageResponse<T>(IReadOnlyList<T> Items,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? NextCursor);
 
 public sealed record PostMessageResponse(MessageResponse Message, RunResponse Run);
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Apex.Agents.Catalog;
 using Apex.Agents.Data;
 using Apex.Auth;
@@ -34,7 +35,8 @@ public sealed record DatasetResponse
     };
 }
 
-public sealed record DatasetPage(IReadOnlyList<DatasetResponse> Items, string? NextCursor);
+public sealed record DatasetPage(IReadOnlyList<DatasetResponse> Items,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? NextCursor);
 
 internal static partial class DatasetEndpoints
 {

@@ -35,7 +35,7 @@ internal static class ApiPhase
         {
             var response = (await ctx.Http.GetAsync(e.ApiPath("api/threads"), ctx.UserA!.AccessToken, ct)).Expect(200);
             var items = Json.Items(response.Json) ?? throw new CheckFailedException($"{response.Describe()}: no items list");
-            if (response.Json is not { ValueKind: JsonValueKind.Object })
+            if (response.Json is not { ValueKind: JsonValueKind.Object } page || !page.TryGetProperty("next_cursor", out var cursor) || cursor.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
             {
                 throw new CheckFailedException($"{response.Describe()}: not a paginated {{items, next_cursor}} object");
             }

@@ -181,7 +181,7 @@ public sealed class DatasetRouteTests : IAsyncLifetime
         // Attaching it to a message is refused as well, and the owner still has it.
         var thread = await Json(await otherClient.PostAsJsonAsync("/api/threads", new { title = "t" }));
         var attach = await otherClient.PostAsJsonAsync($"/api/threads/{thread.GetProperty("id").GetString()}/messages", new { content = "Analyse it", dataset_id = id });
-        Assert.False(attach.IsSuccessStatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, attach.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await ownerClient.GetAsync($"/api/datasets/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await _server.Client.GetAsync($"/api/datasets/{id}")).StatusCode);
     }
