@@ -7,11 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=${1:-Initial}
 project=src/Apex.Migrations.Postgres
+contexts="Auth:AuthDbContext Chat:ChatDbContext Datasets:DatasetsDbContext"
 dotnet tool restore >/dev/null
+if [ "$name" = Initial ]; then
+  for pair in $contexts; do rm -rf "${project:?}/${pair%%:*}"; done
+fi
 dotnet build "$project" -nologo -v q >/dev/null
-for pair in Auth:AuthDbContext Chat:ChatDbContext Datasets:DatasetsDbContext; do
+for pair in $contexts; do
   dir=${pair%%:*}; context=${pair#*:}
-  if [ "$name" = Initial ]; then rm -rf "$project/$dir"; fi
   dotnet dotnet-ef migrations add "$name" --no-build --project "$project" --startup-project "$project" \
     --context "$context" --output-dir "$dir" >/dev/null
   echo "generated $name for $context in $project/$dir"
