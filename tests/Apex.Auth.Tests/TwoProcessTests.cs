@@ -127,7 +127,7 @@ public sealed class TwoProcessTests
         }
     }
 
-    [Fact(Timeout = 60_000)]
+    [SqliteOnlyFact(Timeout = 60_000, Because = "the two child processes share one SQLite file")]
     public async Task Api_node_fetches_the_jwks_again_for_a_key_rotated_on_the_auth_node()
     {
         var (auth, api) = await StartPairAsync();
