@@ -66,7 +66,7 @@ internal static partial class AuthEndpoints
 
     private static async Task<Results<Created<TokenPairResponse>, ProblemHttpResult>> RegisterAsync(
         RegisterRequest? body,
-        AuthDbContext db,
+        UserAdmin accounts,
         PasswordService passwords,
         SessionService sessions,
         IOptions<AuthOptions> options,
@@ -107,27 +107,8 @@ internal static partial class AuthEndpoints
             return Problems.Validation(errors);
         }
 
-        if (await db.Users.AsNoTracking().AnyAsync(u => u.Email == email, ct))
+        if (await accounts.CreateAsync(email, password, name, ct) is not { } user)
         {
-            return EmailTaken();
-        }
-
-        var user = new UserRecord
-        {
-            Id = Apex.Contracts.ApexIds.New(Apex.Contracts.ApexIds.User),
-            Email = email,
-            Name = name,
-            PasswordHash = passwords.Hash(password),
-            CreatedAt = time.GetUtcNow(),
-        };
-        db.Users.Add(user);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            // Lost a race with a concurrent registration of the same email (unique index).
             return EmailTaken();
         }
 

@@ -38,9 +38,21 @@ internal sealed class UserAdmin(AuthDbContext db, PasswordService passwords, Ses
             return (AddUserOutcome.InvalidName, nameProblem);
         }
 
+        return await CreateAsync(email, password, name, ct) is { } user
+            ? (AddUserOutcome.Added, user.Id)
+            : (AddUserOutcome.EmailTaken, "An account with this email already exists.");
+    }
+
+    /// <summary>
+    /// Stores a new password account whose normalised email, password and name already passed the
+    /// rules (registration and <c>apex user add</c> report rule failures in their own shapes).
+    /// Null when the email is taken, including a lost race with a concurrent registration.
+    /// </summary>
+    public async Task<UserRecord?> CreateAsync(string email, string password, string? name, CancellationToken ct)
+    {
         if (await db.Users.AsNoTracking().AnyAsync(u => u.Email == email, ct))
         {
-            return (AddUserOutcome.EmailTaken, "An account with this email already exists.");
+            return null;
         }
 
         var user = new UserRecord
@@ -58,10 +70,12 @@ internal sealed class UserAdmin(AuthDbContext db, PasswordService passwords, Ses
         }
         catch (DbUpdateException)
         {
-            return (AddUserOutcome.EmailTaken, "An account with this email already exists.");
+            // The unique index on the email decided a race with a concurrent registration.
+            db.Entry(user).State = EntityState.Detached;
+            return null;
         }
 
-        return (AddUserOutcome.Added, user.Id);
+        return user;
     }
 
     public async Task<IReadOnlyList<UserSummary>> ListAsync(int limit, CancellationToken ct)
