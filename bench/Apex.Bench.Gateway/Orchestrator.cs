@@ -240,7 +240,7 @@ internal static class Orchestrator
         return (long.Parse(mem[1], CultureInfo.InvariantCulture), long.Parse(mem[2], CultureInfo.InvariantCulture));
     }
 
-    private static async Task BroadcastAsync(List<Child> clients, string command, string reply)
+    internal static async Task BroadcastAsync(List<Child> clients, string command, string reply)
     {
         foreach (var client in clients)
         {
@@ -249,7 +249,7 @@ internal static class Orchestrator
         }
     }
 
-    private static async Task<(long Delivered, long Last, int Closed, Histogram Histogram)> WaitForDeliveryAsync(List<Child> clients, long expected, TimeSpan timeout)
+    internal static async Task<(long Delivered, long Last, int Closed, Histogram Histogram)> WaitForDeliveryAsync(List<Child> clients, long expected, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)

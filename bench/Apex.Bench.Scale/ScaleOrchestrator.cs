@@ -131,19 +131,19 @@ internal static class ScaleOrchestrator
             // Warm-up (JIT, pools, Redis subscriptions), excluded from the numbers.
             await nodes[0].SendAsync("burst 3");
             await nodes[0].ExpectAsync("DONE", TimeSpan.FromSeconds(60));
-            await WaitForDeliveryAsync(clients, (long)connected * 3, TimeSpan.FromSeconds(30));
+            await Orchestrator.WaitForDeliveryAsync(clients, (long)connected * 3, TimeSpan.FromSeconds(30));
 
-            await BroadcastAsync(clients, "reset", "OK");
+            await Orchestrator.BroadcastAsync(clients, "reset", "OK");
             await nodes[0].SendAsync($"burst {BurstRounds}");
             var burst = await nodes[0].ExpectAsync("DONE", TimeSpan.FromSeconds(120));
             var start = long.Parse(burst[1], CultureInfo.InvariantCulture);
-            var (delivered, last, _, _) = await WaitForDeliveryAsync(clients, (long)connected * BurstRounds, TimeSpan.FromSeconds(60));
+            var (delivered, last, _, _) = await Orchestrator.WaitForDeliveryAsync(clients, (long)connected * BurstRounds, TimeSpan.FromSeconds(60));
             var throughput = delivered / ((last - start) / (double)Stopwatch.Frequency);
 
-            await BroadcastAsync(clients, "reset", "OK");
+            await Orchestrator.BroadcastAsync(clients, "reset", "OK");
             await nodes[0].SendAsync($"paced {PacedRounds} {PacedIntervalMs}");
             await nodes[0].ExpectAsync("DONE", TimeSpan.FromSeconds(120));
-            var (paced, _, closed, histogram) = await WaitForDeliveryAsync(clients, (long)connected * PacedRounds, TimeSpan.FromSeconds(30));
+            var (paced, _, closed, histogram) = await Orchestrator.WaitForDeliveryAsync(clients, (long)connected * PacedRounds, TimeSpan.FromSeconds(30));
             return new Result(broker, nodeSettings.Length, connections, connected, delivered, (long)connected * BurstRounds, throughput,
                 paced, (long)connected * PacedRounds, histogram.PercentileMilliseconds(50), histogram.PercentileMilliseconds(99), closed);
         }
@@ -222,42 +222,6 @@ internal static class ScaleOrchestrator
             }
 
             await Task.Delay(200);
-        }
-    }
-
-    private static async Task BroadcastAsync(List<Child> clients, string command, string reply)
-    {
-        foreach (var client in clients)
-        {
-            await client.SendAsync(command);
-            await client.ExpectAsync(reply, TimeSpan.FromSeconds(10));
-        }
-    }
-
-    private static async Task<(long Delivered, long Last, int Closed, Histogram Histogram)> WaitForDeliveryAsync(List<Child> clients, long expected, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            long delivered = 0, last = 0;
-            var closed = 0;
-            var histogram = new Histogram();
-            foreach (var client in clients)
-            {
-                await client.SendAsync("report");
-                var report = await client.ExpectAsync("REPORT", TimeSpan.FromSeconds(10));
-                delivered += long.Parse(report[1], CultureInfo.InvariantCulture);
-                last = Math.Max(last, long.Parse(report[2], CultureInfo.InvariantCulture));
-                closed += int.Parse(report[3], CultureInfo.InvariantCulture);
-                histogram.Merge(report[4]);
-            }
-
-            if (delivered >= expected || DateTime.UtcNow > deadline)
-            {
-                return (delivered, last, closed, histogram);
-            }
-
-            await Task.Delay(250);
         }
     }
 
