@@ -2,7 +2,7 @@ using System.Security.Claims;
 
 namespace Apex.Auth;
 
-/// <summary>Claim names of Apex access tokens (auth-api.md section 2).</summary>
+/// <summary>Claim names of Apex access tokens (docs/spec/auth-api.md section 2).</summary>
 public static class ApexClaims
 {
     public const string Subject = "sub";

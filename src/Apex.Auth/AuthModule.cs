@@ -22,7 +22,7 @@ namespace Apex.Auth;
 
 public static class AuthModule
 {
-    /// <summary>The default authentication scheme: Bearer access tokens of auth-api.md section 2.</summary>
+    /// <summary>The default authentication scheme: Bearer access tokens of docs/spec/auth-api.md section 2.</summary>
     public const string SchemeName = "Apex";
 
     /// <summary>Registers the auth services: options, storage, tokens, authentication scheme.</summary>
@@ -97,7 +97,7 @@ public static class AuthModule
         return builder;
     }
 
-    /// <summary>Maps the routes of auth-api.md.</summary>
+    /// <summary>Maps the routes of docs/spec/auth-api.md.</summary>
     public static IEndpointRouteBuilder MapApexAuth(this IEndpointRouteBuilder endpoints)
     {
         AuthEndpoints.Map(endpoints);

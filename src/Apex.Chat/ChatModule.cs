@@ -28,7 +28,7 @@ public static class ChatModule
         return builder;
     }
 
-    /// <summary>Maps the thread, message and run routes of rest-api.md.</summary>
+    /// <summary>Maps the thread, message and run routes of docs/spec/rest-api.md.</summary>
     public static IEndpointRouteBuilder MapApexChat(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapChatRoutes();

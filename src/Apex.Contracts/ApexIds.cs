@@ -3,7 +3,7 @@ using NUlid;
 namespace Apex.Contracts;
 
 /// <summary>
-/// Opaque, time-sortable identifiers with a type prefix (rest-api.md): <c>thr_</c>, <c>msg_</c>,
+/// Opaque, time-sortable identifiers with a type prefix (docs/spec/rest-api.md): <c>thr_</c>, <c>msg_</c>,
 /// <c>run_</c>, <c>ds_</c>, <c>usr_</c>. The suffix is a ULID, so ids sort by creation time.
 /// </summary>
 public static class ApexIds

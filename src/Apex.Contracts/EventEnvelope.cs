@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Apex.Contracts;
 
 /// <summary>
-/// A server-to-client frame of the real-time protocol (realtime-protocol.md section 2). Events of a
+/// A server-to-client frame of the real-time protocol (docs/spec/realtime-protocol.md section 2). Events of a
 /// user's stream carry <see cref="Seq"/>; replies to one connection only (pong, error, ack) do not.
 /// The payload is an immutable <see cref="JsonElement"/> so one envelope can be shared by every
 /// connection and every thread that serialises it.
@@ -19,7 +19,7 @@ public sealed record EventEnvelope
     public JsonElement? Payload { get; init; }
 }
 
-/// <summary>The message types of the real-time protocol (realtime-protocol.md section 3).</summary>
+/// <summary>The message types of the real-time protocol (docs/spec/realtime-protocol.md section 3).</summary>
 public static class EventTypes
 {
     // Connection lifecycle, server to client.

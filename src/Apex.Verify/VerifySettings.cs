@@ -21,7 +21,7 @@ public sealed record VerifySettings
     public const int DefaultAgentCompletionSeconds = 120;
     public const int DefaultFrameTimeoutSeconds = 5;
 
-    /// <summary>A question from the agent's own list of conversations it must handle (agent-report.md 7).</summary>
+    /// <summary>A question from the agent's own list of conversations it must handle (docs/spec/agent-report.md 7).</summary>
     public const string DefaultQuestion = "We spend $5,000/month on GPT-4 for customer support, 2M requests. Help me cut costs by 30%.";
 
     /// <summary>The API service (REST, health, public config).</summary>

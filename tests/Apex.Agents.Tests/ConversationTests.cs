@@ -4,7 +4,7 @@ using Apex.Contracts;
 
 namespace Apex.Agents.Tests;
 
-/// <summary>The spec's example conversations (agent-report.md section 7) on the built-in planner.</summary>
+/// <summary>The spec's example conversations (docs/spec/agent-report.md section 7) on the built-in planner.</summary>
 [Collection(TimingSensitive.Name)]
 public sealed class ConversationTests
 {

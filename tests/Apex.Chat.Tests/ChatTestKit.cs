@@ -221,7 +221,7 @@ internal static class ChatTestKit
     public static bool IsTerminalOf(this JsonElement frame, string runId) => frame.IsTerminal() && frame.Str("run_id") == runId;
 
     /// <summary>
-    /// The run semantics of realtime-protocol.md section 4 on one run's events: opens with the top
+    /// The run semantics of docs/spec/realtime-protocol.md section 4 on one run's events: opens with the top
     /// agent's agent_started, seq strictly +1, tool calls paired, sub-agents closed, exactly one
     /// terminal event and it is last.
     /// </summary>

@@ -40,7 +40,7 @@ export function App() {
       const app = await publicJson<PublicConfig>('GET', '/api/config/public').catch(() => ({}) as PublicConfig);
       session.authBase = authBaseOf(app);
       const auth = await publicJson<AuthConfig>('GET', `${session.authBase}/auth/config`).catch(() => defaultAuth);
-      // A provider sign-in comes back with a one-time code in the URL fragment (auth-api.md).
+      // A provider sign-in comes back with a one-time code in the URL fragment (docs/spec/auth-api.md).
       const frag = new URLSearchParams(location.hash.replace(/^#/, ''));
       const code = frag.get('code');
       if (code) {

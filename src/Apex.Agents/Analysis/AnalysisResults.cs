@@ -9,9 +9,15 @@ public sealed record GroupSummary
     public required int Calls { get; init; }
     public required long InputTokens { get; init; }
     public required long OutputTokens { get; init; }
+    public long CachedInputTokens { get; init; }
+    public long CacheWriteTokens { get; init; }
+    public long ReasoningTokens { get; init; }
+    public int FailedCalls { get; init; }
     public required double CostUsd { get; init; }
     public required double MonthlyCostUsd { get; init; }
     public required double Share { get; init; }
+
+    /// <summary>Latency percentiles of successful per-call rows only (failed calls are counted apart).</summary>
     public int? P50LatencyMs { get; init; }
     public int? P95LatencyMs { get; init; }
     public required double ErrorRate { get; init; }
@@ -27,14 +33,28 @@ public sealed record UsageSummary
     public DateTimeOffset? PeriodEnd { get; init; }
     public required int PeriodDays { get; init; }
     public required long Calls { get; init; }
+
+    /// <summary>Stored rows; fewer than <see cref="Calls"/> when rows are aggregated buckets.</summary>
+    public int Rows { get; init; }
+    public long AggregatedCalls { get; init; }
+
+    /// <summary>Whether latency percentiles, repeats and output tails could be measured per call, and why not.</summary>
+    public string PerCallStatistics { get; init; } = "available";
     public required int UnpricedCalls { get; init; }
     public required double CostUsd { get; init; }
     public required double MonthlyCostUsd { get; init; }
     public long InputTokens { get; init; }
     public long OutputTokens { get; init; }
+    public long CachedInputTokens { get; init; }
+    public long CacheWriteTokens { get; init; }
+    public long ReasoningTokens { get; init; }
+    public long FailedCalls { get; init; }
     public double ErrorRate { get; init; }
+
+    /// <summary>Latency percentiles of successful per-call rows; failed calls apart in <see cref="FailedP95LatencyMs"/>.</summary>
     public int? P50LatencyMs { get; init; }
     public int? P95LatencyMs { get; init; }
+    public int? FailedP95LatencyMs { get; init; }
     public required IReadOnlyList<GroupSummary> ByModel { get; init; }
     public required IReadOnlyList<GroupSummary> ByFeature { get; init; }
     public IReadOnlyList<DailyTrend> Daily { get; init; } = [];

@@ -21,7 +21,7 @@ public sealed record PlannedRecommendation
 
 /// <summary>
 /// Applies the recommendations in action-plan order, each on what the previous ones left, so no
-/// saving is counted twice (agent-report.md section 4). Order and week: cache exact repeats and stop
+/// saving is counted twice (docs/spec/agent-report.md section 4). Order and week: cache exact repeats and stop
 /// failing calls (week 1), model switches (week 2), max_tokens caps and prompt caching (week 3),
 /// batch API (week 4). Per call: a cached repeat or a failed call is removed whole; a switched call
 /// costs its tokens at the new model's prices; caps, prompt caching and batching then take their
@@ -148,7 +148,7 @@ public static class SavingsPlanner
                 }
 
                 rowPair[i] = pair;
-                pairSaved[pair] += remaining[i] - pairs[pair].To.CostOf(rows.Input[i], rows.Cached[i], rows.Output[i]);
+                pairSaved[pair] += remaining[i] - pairs[pair].To.CostOf(rows.Input[i], rows.Cached[i], rows.CacheWrite[i], rows.Output[i], rows.Requests[i]);
             }
 
             var kept = new bool[pairs.Count];
@@ -163,7 +163,7 @@ public static class SavingsPlanner
                 if (pair >= 0 && kept[pair])
                 {
                     var target = pairs[pair].To;
-                    remaining[i] = target.CostOf(rows.Input[i], rows.Cached[i], rows.Output[i]);
+                    remaining[i] = target.CostOf(rows.Input[i], rows.Cached[i], rows.CacheWrite[i], rows.Output[i], rows.Requests[i]);
                     price[i] = target;
                 }
             }
@@ -206,6 +206,7 @@ public static class SavingsPlanner
             for (var i = 0; i < n; i++)
             {
                 if (double.IsNaN(remaining[i]) || remaining[i] <= 0 || price[i] is not { } p
+                    || (rows.Flags[i] & UsageFlags.Aggregated) != 0
                     || !a.OutputCaps.TryGetValue(UsageAnalyzer.GroupKey(rows.Feature[i], rows.Model[i]), out var cap) || rows.Output[i] <= cap)
                 {
                     continue;

@@ -164,7 +164,7 @@ public sealed partial class UsageAnalyzer
             feature[rows.Feature[i]].Add(rows, i);
             all.Add(rows, i);
             var day = (int)(rows.Timestamp[i] / 86_400_000 - firstDay);
-            dailyCalls[day]++;
+            dailyCalls[day] += rows.Requests[i];
             var cost = rows.Cost[i];
             if (!double.IsNaN(cost))
             {
@@ -172,10 +172,22 @@ public sealed partial class UsageAnalyzer
             }
         }
 
-        // Latency percentiles: each group's values laid out in one array, sorted segment by segment.
-        var byModel = SortedLatencies(rows, rows.Model, model, ct);
-        var byFeature = SortedLatencies(rows, rows.Feature, feature, ct);
-        var allLatencies = SortedLatencies(rows, null, null, ct);
+        // Latency percentiles of successful per-call rows: each group's values laid out in one array,
+        // sorted segment by segment. Failed calls (a timeout at 30 s) are reported apart.
+        var byModel = SortedLatencies(rows, rows.Model, model, failed: false, ct);
+        var byFeature = SortedLatencies(rows, rows.Feature, feature, failed: false, ct);
+        var allLatencies = SortedLatencies(rows, null, null, failed: false, ct);
+        var failedLatencies = SortedLatencies(rows, null, null, failed: true, ct);
+        var aggregatedRows = 0;
+        long aggregatedCalls = 0;
+        for (var i = 0; i < n; i++)
+        {
+            if ((rows.Flags[i] & UsageFlags.Aggregated) != 0)
+            {
+                aggregatedRows++;
+                aggregatedCalls += rows.Requests[i];
+            }
+        }
 
         var total = all.Cost;
         var factor = _t.MonthlyFactor;
@@ -190,15 +202,25 @@ public sealed partial class UsageAnalyzer
             PeriodStart = n == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(_t.StartMs),
             PeriodEnd = n == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(_t.EndMs),
             PeriodDays = _t.PeriodDays,
-            Calls = n,
+            Calls = all.Calls,
+            Rows = n,
+            AggregatedCalls = aggregatedCalls,
+            PerCallStatistics = aggregatedRows == n && n > 0
+                ? "unavailable: every row is an aggregated bucket (a request count, not single calls), so latency percentiles, repeats and output tails cannot be measured"
+                : aggregatedRows > 0 ? $"partial: {aggregatedCalls:N0} calls come in aggregated buckets and are left out of latency percentiles, repeats and output tails" : "available",
             UnpricedCalls = all.Unpriced,
             CostUsd = total,
             MonthlyCostUsd = total * factor,
             InputTokens = all.Input,
             OutputTokens = all.Output,
-            ErrorRate = n == 0 ? 0 : (double)all.Errors / n,
+            CachedInputTokens = all.CacheRead,
+            CacheWriteTokens = all.CacheWrite,
+            ReasoningTokens = all.Reasoning,
+            FailedCalls = all.Errors,
+            ErrorRate = all.Calls == 0 ? 0 : (double)all.Errors / all.Calls,
             P50LatencyMs = PercentileOfSorted(allLatencies[0], 0.50),
             P95LatencyMs = PercentileOfSorted(allLatencies[0], 0.95),
+            FailedP95LatencyMs = PercentileOfSorted(failedLatencies[0], 0.95),
             ByModel = Groups(model, byModel, byFeatureName: false),
             ByFeature = Groups(feature, byFeature, byFeatureName: true),
             Daily = [.. Enumerable.Range(0, n == 0 ? 0 : dailyCalls.Length).Where(d => dailyCalls[d] > 0).Select(d => new DailyTrend(
@@ -207,14 +229,18 @@ public sealed partial class UsageAnalyzer
         return Summary;
     }
 
-    /// <summary>Each group's known latencies, sorted (one group, index 0, when <paramref name="groupOf"/> is null).</summary>
-    private static int[][] SortedLatencies(UsageColumns rows, int[]? groupOf, GroupAccumulator[]? groups, CancellationToken ct)
+    /// <summary>
+    /// Each group's known per-call latencies of successful (or, with <paramref name="failed"/>, failed)
+    /// calls, sorted (one group, index 0, when <paramref name="groupOf"/> is null).
+    /// </summary>
+    private static int[][] SortedLatencies(UsageColumns rows, int[]? groupOf, GroupAccumulator[]? groups, bool failed, CancellationToken ct)
     {
         var count = groups?.Length ?? 1;
         var sizes = new int[count];
+        var wanted = failed ? UsageFlags.Error : (byte)0;
         for (var i = 0; i < rows.Count; i++)
         {
-            if (rows.Latency[i] >= 0)
+            if (rows.Latency[i] >= 0 && (rows.Flags[i] & (UsageFlags.Error | UsageFlags.Aggregated)) == wanted)
             {
                 sizes[groupOf is null ? 0 : groupOf[i]]++;
             }
@@ -230,7 +256,7 @@ public sealed partial class UsageAnalyzer
         for (var i = 0; i < rows.Count; i++)
         {
             var latency = rows.Latency[i];
-            if (latency >= 0)
+            if (latency >= 0 && (rows.Flags[i] & (UsageFlags.Error | UsageFlags.Aggregated)) == wanted)
             {
                 var g = groupOf is null ? 0 : groupOf[i];
                 result[g][fill[g]++] = latency;
@@ -342,9 +368,9 @@ public sealed partial class UsageAnalyzer
             }
 
             var i = order is null ? k : order[k];
-            featureCalls[rows.Feature[i]]++;
+            featureCalls[rows.Feature[i]] += rows.Requests[i];
             var prompt = rows.Prompt[i];
-            if (prompt == 0)
+            if (prompt == 0 || (rows.Flags[i] & UsageFlags.Aggregated) != 0)
             {
                 continue;
             }
@@ -403,18 +429,23 @@ public sealed partial class UsageAnalyzer
             }
 
             ref var g = ref accumulators[rowGroup[i]];
-            g.Calls++;
+            var requests = rows.Requests[i];
+            g.Calls += requests;
             var cost = rows.Cost[i];
             if (double.IsNaN(cost))
             {
                 continue;
             }
 
+            g.Priced += requests;
             g.Cost += cost;
             g.Input += rows.Input[i];
             g.Cached += rows.Cached[i];
+            g.CacheWrite += rows.CacheWrite[i];
             g.Output += rows.Output[i];
-            g.MaxContext = Math.Max(g.MaxContext, (long)rows.Input[i] + rows.Output[i]);
+            g.Reasoning += rows.Reasoning[i];
+            // An aggregated row's largest call is unknown: its mean call stands in for it.
+            g.MaxContext = Math.Max(g.MaxContext, ((long)rows.Input[i] + rows.Output[i]) / requests);
         }
 
         var groups = Enumerable.Range(0, keys.Length).ToDictionary(g => keys[g], g => accumulators[g]);
@@ -465,7 +496,7 @@ public sealed partial class UsageAnalyzer
         var minTier = allowTierDrop ? current.QualityTier - 1 : current.QualityTier;
         var eligible = _catalog.Models
             .Where(m => !ReferenceEquals(m, current) && m.QualityTier >= minTier && m.ContextWindow >= g.MaxContext)
-            .Select(m => (Model: m, Cost: m.CostOf(g.Input, g.Cached, g.Output)))
+            .Select(m => (Model: m, Cost: m.CostOf(g.Input, g.Cached, g.CacheWrite, g.Output, Math.Max(1, g.Priced))))
             .Where(m => m.Cost < g.Cost)
             .ToList();
         var sameProvider = eligible.Where(m => string.Equals(m.Model.Provider, current.Provider, StringComparison.OrdinalIgnoreCase)).ToList();
@@ -510,8 +541,8 @@ public sealed partial class UsageAnalyzer
             }
 
             marks[i] = true;
-            eligible++;
-            calls[f]++;
+            eligible += rows.Requests[i];
+            calls[f] += rows.Requests[i];
             if (!known)
             {
                 byName[f] = true;
@@ -561,14 +592,17 @@ public sealed partial class UsageAnalyzer
             }
 
             var price = _t.Prices[rows.Model[i]];
+            // Aggregated rows are judged by their mean call; tokens already read from or written to the
+            // cache count as cached.
             if (price is null || price.CachedInputPerMillion >= price.InputPerMillion || double.IsNaN(rows.Cost[i])
-                || rows.Input[i] < o.PromptCacheMinInputTokens || rows.Cached[i] >= rows.Input[i] * o.PromptCacheMaxCachedShare)
+                || rows.Input[i] / rows.Requests[i] < o.PromptCacheMinInputTokens
+                || (long)rows.Cached[i] + rows.CacheWrite[i] >= rows.Input[i] * o.PromptCacheMaxCachedShare)
             {
                 continue;
             }
 
             candidate[i] = true;
-            groupCounts[rowGroup[i]]++;
+            groupCounts[rowGroup[i]] += rows.Requests[i];
         }
 
         var calls = new int[rows.Strings.Count];
@@ -587,10 +621,10 @@ public sealed partial class UsageAnalyzer
             var price = _t.Prices[rows.Model[i]]!;
             var prefix = PrefixTokens(rows, i);
             var saving = prefix * (double)(price.InputPerMillion - price.CachedInputPerMillion) / 1_000_000d;
-            eligible++;
+            eligible += rows.Requests[i];
             tokens += (long)prefix;
             savings += saving;
-            calls[rows.Feature[i]]++;
+            calls[rows.Feature[i]] += rows.Requests[i];
             savingsByFeature[rows.Feature[i]] += saving;
         }
 
@@ -610,7 +644,7 @@ public sealed partial class UsageAnalyzer
     }
 
     /// <summary>Tokens of a long call assumed to be its stable prefix.</summary>
-    public double PrefixTokens(UsageColumns rows, int i) => (rows.Input[i] - rows.Cached[i]) * _options.PromptCachePrefixShare;
+    public double PrefixTokens(UsageColumns rows, int i) => ((long)rows.Input[i] - rows.Cached[i] - rows.CacheWrite[i]) * _options.PromptCachePrefixShare;
 
     /// <summary>
     /// Failed calls (status=error) and output tails: in (feature, model) groups whose p95 output is
@@ -632,14 +666,18 @@ public sealed partial class UsageAnalyzer
                 ct.ThrowIfCancellationRequested();
             }
 
-            sizes[rowGroup[i]]++;
+            if ((rows.Flags[i] & UsageFlags.Aggregated) == 0)
+            {
+                sizes[rowGroup[i]]++;
+            }
+
             if ((rows.Flags[i] & UsageFlags.Error) == 0)
             {
                 continue;
             }
 
-            failedCalls++;
-            featureCalls[rows.Feature[i]]++;
+            failedCalls += rows.Requests[i];
+            featureCalls[rows.Feature[i]] += rows.Requests[i];
             var cost = rows.Cost[i];
             if (!double.IsNaN(cost))
             {
@@ -658,8 +696,11 @@ public sealed partial class UsageAnalyzer
         var fill = new int[keys.Length];
         for (var i = 0; i < rows.Count; i++)
         {
-            var g = rowGroup[i];
-            outputs[g][fill[g]++] = rows.Output[i];
+            if ((rows.Flags[i] & UsageFlags.Aggregated) == 0)
+            {
+                var g = rowGroup[i];
+                outputs[g][fill[g]++] = rows.Output[i];
+            }
         }
 
         OutputCaps.Clear();
@@ -735,10 +776,13 @@ public sealed partial class UsageAnalyzer
     private struct ModelGroupAccumulator
     {
         public int Calls;
+        public int Priced;
         public double Cost;
         public long Input;
         public long Cached;
+        public long CacheWrite;
         public long Output;
+        public long Reasoning;
         public long MaxContext;
     }
 
@@ -749,22 +793,29 @@ public sealed partial class UsageAnalyzer
         public int Unpriced;
         public long Input;
         public long Output;
+        public long CacheRead;
+        public long CacheWrite;
+        public long Reasoning;
         public double Cost;
 
         public void Add(UsageColumns rows, int i)
         {
-            Calls++;
+            var requests = rows.Requests[i];
+            Calls += requests;
             Input += rows.Input[i];
             Output += rows.Output[i];
+            CacheRead += rows.Cached[i];
+            CacheWrite += rows.CacheWrite[i];
+            Reasoning += rows.Reasoning[i];
             if ((rows.Flags[i] & UsageFlags.Error) != 0)
             {
-                Errors++;
+                Errors += requests;
             }
 
             var cost = rows.Cost[i];
             if (double.IsNaN(cost))
             {
-                Unpriced++;
+                Unpriced += requests;
             }
             else
             {
@@ -778,6 +829,10 @@ public sealed partial class UsageAnalyzer
             Calls = Calls,
             InputTokens = Input,
             OutputTokens = Output,
+            CachedInputTokens = CacheRead,
+            CacheWriteTokens = CacheWrite,
+            ReasoningTokens = Reasoning,
+            FailedCalls = Errors,
             CostUsd = Cost,
             MonthlyCostUsd = Cost * factor,
             Share = total > 0 ? Cost / total : 0,

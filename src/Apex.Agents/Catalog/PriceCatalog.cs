@@ -15,6 +15,15 @@ public sealed record ModelPrice
     public required decimal OutputPerMillion { get; init; }
     public required decimal CachedInputPerMillion { get; init; }
 
+    /// <summary>Price of prompt tokens written to the cache (Anthropic: 1.25× input); null when writes bill as input.</summary>
+    public decimal? CacheWritePerMillion { get; init; }
+
+    /// <summary>True for a reasoning model: it bills hidden reasoning tokens as output.</summary>
+    public bool Reasoning { get; init; }
+
+    /// <summary>The current model that replaces this one when it is retired or superseded; null when current.</summary>
+    public string? Successor { get; init; }
+
     /// <summary>Fraction taken off by the provider's batch API (0.5 = half price); 0 when there is none.</summary>
     public required decimal BatchDiscount { get; init; }
     public required int ContextWindow { get; init; }
@@ -25,11 +34,20 @@ public sealed record ModelPrice
     public required string Source { get; init; }
 
     /// <summary>Cost of one call: uncached input, cached input and output tokens at this model's prices.</summary>
-    public double CostOf(long inputTokens, long cachedInputTokens, long outputTokens)
+    public double CostOf(long inputTokens, long cachedInputTokens, long outputTokens) =>
+        CostOf(inputTokens, cachedInputTokens, 0, outputTokens, 1);
+
+    /// <summary>
+    /// Cost of <paramref name="requests"/> calls together: <paramref name="inputTokens"/> counts every
+    /// prompt token, cache reads and cache writes included; each part is billed at its own price.
+    /// </summary>
+    public double CostOf(long inputTokens, long cacheReadTokens, long cacheWriteTokens, long outputTokens, long requests)
     {
-        var cached = Math.Clamp(cachedInputTokens, 0, inputTokens);
-        return ((inputTokens - cached) * (double)InputPerMillion
-            + cached * (double)CachedInputPerMillion
+        var read = Math.Clamp(cacheReadTokens, 0, inputTokens);
+        var write = Math.Clamp(cacheWriteTokens, 0, inputTokens - read);
+        return ((inputTokens - read - write) * (double)InputPerMillion
+            + read * (double)CachedInputPerMillion
+            + write * (double)(CacheWritePerMillion ?? InputPerMillion)
             + outputTokens * (double)OutputPerMillion) / 1_000_000d;
     }
 }

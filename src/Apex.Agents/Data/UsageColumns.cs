@@ -12,9 +12,24 @@ public struct UsageRow
     public string Model;
     public string Feature;
     public string UserTier;
+
+    /// <summary>All prompt tokens of the row, cache reads and cache writes included.</summary>
     public int InputTokens;
+
+    /// <summary>All completion tokens of the row, reasoning tokens included (they bill as output).</summary>
     public int OutputTokens;
+
+    /// <summary>Prompt tokens read from the provider's cache (part of <see cref="InputTokens"/>).</summary>
     public int CachedInputTokens;
+
+    /// <summary>Prompt tokens written to the provider's cache (part of <see cref="InputTokens"/>; Anthropic bills them above input).</summary>
+    public int CacheWriteTokens;
+
+    /// <summary>Reasoning tokens (part of <see cref="OutputTokens"/>); 0 when the export does not say.</summary>
+    public int ReasoningTokens;
+
+    /// <summary>Calls the row stands for: 1 for a per-call log, the bucket's request count for an aggregated export.</summary>
+    public int Requests;
 
     /// <summary>-1 when the row has no latency.</summary>
     public int LatencyMs;
@@ -34,6 +49,12 @@ public static class UsageFlags
 
     /// <summary>The cost came from the catalog, not from the file's <c>cost_usd</c>.</summary>
     public const byte CostFromCatalog = 8;
+
+    /// <summary>
+    /// The row sums several calls (a daily or hourly bucket): its latency, prompt and output length
+    /// are not per call, so per-call statistics (percentiles, repeats, tails) leave it out.
+    /// </summary>
+    public const byte Aggregated = 16;
 }
 
 /// <summary>
@@ -45,7 +66,10 @@ public sealed class UsageColumns
 {
     /// <summary>Rows per stored chunk: large enough to compress well, small enough to stream.</summary>
     public const int ChunkRows = 65_536;
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
+
+    /// <summary>Chunks stored before request counts, cache writes and reasoning tokens existed.</summary>
+    private const int FormatVersion1 = 1;
 
     private readonly Dictionary<string, int> _stringIndex = new(StringComparer.Ordinal);
 
@@ -59,6 +83,9 @@ public sealed class UsageColumns
         Input = new int[capacity];
         Output = new int[capacity];
         Cached = new int[capacity];
+        CacheWrite = new int[capacity];
+        Reasoning = new int[capacity];
+        Requests = new int[capacity];
         Latency = new int[capacity];
         Cost = new double[capacity];
         Prompt = new ulong[capacity];
@@ -74,6 +101,11 @@ public sealed class UsageColumns
     public int[] Input { get; private set; }
     public int[] Output { get; private set; }
     public int[] Cached { get; private set; }
+    public int[] CacheWrite { get; private set; }
+    public int[] Reasoning { get; private set; }
+
+    /// <summary>Calls per row (see <see cref="UsageRow.Requests"/>); always at least 1.</summary>
+    public int[] Requests { get; private set; }
     public int[] Latency { get; private set; }
     public double[] Cost { get; private set; }
     public ulong[] Prompt { get; private set; }
@@ -106,6 +138,9 @@ public sealed class UsageColumns
         Input[i] = row.InputTokens;
         Output[i] = row.OutputTokens;
         Cached[i] = row.CachedInputTokens;
+        CacheWrite[i] = row.CacheWriteTokens;
+        Reasoning[i] = row.ReasoningTokens;
+        Requests[i] = Math.Max(1, row.Requests);
         Latency[i] = row.LatencyMs;
         Cost[i] = row.CostUsd;
         Prompt[i] = row.PromptHash;
@@ -142,6 +177,9 @@ public sealed class UsageColumns
             zlib.Write(MemoryMarshal.AsBytes(Input.AsSpan(0, n)));
             zlib.Write(MemoryMarshal.AsBytes(Output.AsSpan(0, n)));
             zlib.Write(MemoryMarshal.AsBytes(Cached.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(CacheWrite.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Reasoning.AsSpan(0, n)));
+            zlib.Write(MemoryMarshal.AsBytes(Requests.AsSpan(0, n)));
             zlib.Write(MemoryMarshal.AsBytes(Latency.AsSpan(0, n)));
             zlib.Write(MemoryMarshal.AsBytes(Cost.AsSpan(0, n)));
             zlib.Write(MemoryMarshal.AsBytes(Prompt.AsSpan(0, n)));
@@ -157,7 +195,8 @@ public sealed class UsageColumns
         using var zlib = new ZLibStream(new MemoryStream(chunk, writable: false), CompressionMode.Decompress);
         Span<byte> header = stackalloc byte[12];
         zlib.ReadExactly(header);
-        if (BinaryPrimitives.ReadInt32LittleEndian(header) != FormatVersion)
+        var version = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (version != FormatVersion && version != FormatVersion1)
         {
             throw new InvalidDataException("Unsupported usage chunk format.");
         }
@@ -183,6 +222,19 @@ public sealed class UsageColumns
         zlib.ReadExactly(MemoryMarshal.AsBytes(Input.AsSpan(start, n)));
         zlib.ReadExactly(MemoryMarshal.AsBytes(Output.AsSpan(start, n)));
         zlib.ReadExactly(MemoryMarshal.AsBytes(Cached.AsSpan(start, n)));
+        if (version == FormatVersion1)
+        {
+            CacheWrite.AsSpan(start, n).Clear();
+            Reasoning.AsSpan(start, n).Clear();
+            Requests.AsSpan(start, n).Fill(1);
+        }
+        else
+        {
+            zlib.ReadExactly(MemoryMarshal.AsBytes(CacheWrite.AsSpan(start, n)));
+            zlib.ReadExactly(MemoryMarshal.AsBytes(Reasoning.AsSpan(start, n)));
+            zlib.ReadExactly(MemoryMarshal.AsBytes(Requests.AsSpan(start, n)));
+        }
+
         zlib.ReadExactly(MemoryMarshal.AsBytes(Latency.AsSpan(start, n)));
         zlib.ReadExactly(MemoryMarshal.AsBytes(Cost.AsSpan(start, n)));
         zlib.ReadExactly(MemoryMarshal.AsBytes(Prompt.AsSpan(start, n)));
@@ -220,6 +272,9 @@ public sealed class UsageColumns
         Input = Grow(Input, size);
         Output = Grow(Output, size);
         Cached = Grow(Cached, size);
+        CacheWrite = Grow(CacheWrite, size);
+        Reasoning = Grow(Reasoning, size);
+        Requests = Grow(Requests, size);
         Latency = Grow(Latency, size);
         Cost = Grow(Cost, size);
         Prompt = Grow(Prompt, size);

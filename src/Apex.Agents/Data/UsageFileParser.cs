@@ -409,7 +409,7 @@ public sealed class UsageFileParser
         }
         else if (price is not null)
         {
-            cost = price.CostOf(input, cached, output);
+            cost = price.CostOf(input, cached, 0, output, 1);
             flags |= UsageFlags.CostFromCatalog;
         }
         else
@@ -463,6 +463,7 @@ public sealed class UsageFileParser
             LatencyMs = latency,
             CostUsd = cost,
             PromptHash = hashSource.IsEmpty ? 0 : Hash(hashSource),
+            Requests = 1,
             Flags = flags,
         };
         _chunk.Add(row);

@@ -1,6 +1,6 @@
 namespace Apex.Agents.Reports;
 
-// The report of agent-report.md section 5: payload.report of the final agent_completed and
+// The report of docs/spec/agent-report.md section 5: payload.report of the final agent_completed and
 // GET /api/runs/{id}. Money is rounded to cents; recommendations' savings are the increments of the
 // action plan, so they add up to potential_savings (to rounding).
 

@@ -6,7 +6,7 @@ namespace Apex.Agents.Runtime;
 /// <summary>
 /// One event of a run as produced by an agent: the protocol <see cref="Type"/> (see
 /// <see cref="EventTypes"/>), the agent that emitted it and its payload, exactly as
-/// realtime-protocol.md section 3 defines it. The run executor adds <c>seq</c>, ids and timestamp.
+/// docs/spec/realtime-protocol.md section 3 defines it. The run executor adds <c>seq</c>, ids and timestamp.
 /// </summary>
 public sealed record AgentEvent(string Type, string AgentName, JsonElement Payload)
 {
@@ -35,7 +35,7 @@ public sealed record AgentEvent(string Type, string AgentName, JsonElement Paylo
     public static AgentEvent Error(string agent, string code, string message, bool final) =>
         new(EventTypes.AgentError, agent, ApexJson.ToElement(new ErrorPayload(code, message, final)));
 
-    /// <summary>True for the event that ends a run (realtime-protocol.md section 4).</summary>
+    /// <summary>True for the event that ends a run (docs/spec/realtime-protocol.md section 4).</summary>
     public bool IsTerminal =>
         Payload.ValueKind == JsonValueKind.Object
         && Payload.TryGetProperty("final", out var final) && final.ValueKind == JsonValueKind.True

@@ -7,7 +7,7 @@ using Apex.Agents.Runtime;
 
 namespace Apex.Agents.Tools;
 
-/// <summary>One tool of agent-report.md section 3: a named computation with JSON arguments and a JSON result.</summary>
+/// <summary>One tool of docs/spec/agent-report.md section 3: a named computation with JSON arguments and a JSON result.</summary>
 public interface IAgentTool
 {
     string Name { get; }

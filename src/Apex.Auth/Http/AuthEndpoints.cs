@@ -20,7 +20,7 @@ using Microsoft.Extensions.Options;
 
 namespace Apex.Auth.Http;
 
-/// <summary>The routes of auth-api.md section 1 (without the OIDC provider flow).</summary>
+/// <summary>The routes of docs/spec/auth-api.md section 1 (without the OIDC provider flow).</summary>
 internal static partial class AuthEndpoints
 {
     public const string CredentialsRateLimitPolicy = "apex-auth-credentials";

@@ -17,7 +17,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Apex.Chat.Api;
 
 /// <summary>
-/// rest-api.md "Threads and messages". Every query carries the caller's id in its WHERE clause, so a
+/// docs/spec/rest-api.md "Threads and messages". Every query carries the caller's id in its WHERE clause, so a
 /// thread or run of another user is indistinguishable from one that does not exist (404).
 /// </summary>
 internal static class ChatEndpoints
@@ -227,7 +227,7 @@ internal static class ChatEndpoints
             return error switch
             {
                 { Code: RunErrors.RunActive } => ChatProblems.Conflict(error.Code, error.Message),
-                // Another user's dataset answers exactly like one that does not exist (rest-api.md).
+                // Another user's dataset answers exactly like one that does not exist (docs/spec/rest-api.md).
                 { Code: RunErrors.NotFound, Field: "dataset_id" } => ChatProblems.NotFound("Dataset"),
                 { Code: RunErrors.NotFound } => ChatProblems.NotFound("Thread"),
                 _ => ChatProblems.Validation(error.Field, error.Message),

@@ -16,7 +16,7 @@ using Microsoft.Extensions.Options;
 
 namespace Apex.Chat.Datasets;
 
-/// <summary>The dataset wire shape of rest-api.md ("Usage datasets").</summary>
+/// <summary>The dataset wire shape of docs/spec/rest-api.md ("Usage datasets").</summary>
 public sealed record DatasetResponse
 {
     public required string Id { get; init; }

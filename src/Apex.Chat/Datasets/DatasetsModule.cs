@@ -21,7 +21,7 @@ public static class DatasetsModule
         return builder;
     }
 
-    /// <summary>Maps the dataset routes of rest-api.md.</summary>
+    /// <summary>Maps the dataset routes of docs/spec/rest-api.md.</summary>
     public static IEndpointRouteBuilder MapApexDatasets(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapDatasetRoutes();

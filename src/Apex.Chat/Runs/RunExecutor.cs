@@ -15,7 +15,7 @@ using Microsoft.Extensions.Options;
 
 namespace Apex.Chat.Runs;
 
-/// <summary>Protocol error codes of run commands (realtime-protocol.md), shared with the REST routes.</summary>
+/// <summary>Protocol error codes of run commands (docs/spec/realtime-protocol.md), shared with the REST routes.</summary>
 internal static class RunErrors
 {
     public const string NotFound = "not_found";
@@ -545,7 +545,7 @@ internal sealed class RunExecutor(
         }
 
         state.FinalStatus = status;
-        // The final answer and state are stored before the terminal event is sent (realtime-protocol.md
+        // The final answer and state are stored before the terminal event is sent (docs/spec/realtime-protocol.md
         // section 4): a client that sees the end can reload the thread and find the answer.
         await StoreAnswerAsync(state, status, answer);
         // Out of the registry before the terminal event goes out: a client that sees the end and sends

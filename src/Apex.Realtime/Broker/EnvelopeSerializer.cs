@@ -6,7 +6,7 @@ using Apex.Contracts;
 namespace Apex.Realtime.Broker;
 
 /// <summary>
-/// Writes protocol frames as UTF-8 JSON with the names of realtime-protocol.md section 2. Written by
+/// Writes protocol frames as UTF-8 JSON with the names of docs/spec/realtime-protocol.md section 2. Written by
 /// hand rather than through the reflection serializer because every published event passes here
 /// once and its bytes are then shared with every connection.
 /// </summary>

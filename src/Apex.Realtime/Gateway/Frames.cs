@@ -5,7 +5,7 @@ using Apex.Realtime.Broker;
 
 namespace Apex.Realtime.Gateway;
 
-/// <summary>The frames the gateway writes for one connection only (no <c>seq</c>), realtime-protocol.md section 3.</summary>
+/// <summary>The frames the gateway writes for one connection only (no <c>seq</c>), docs/spec/realtime-protocol.md section 3.</summary>
 internal static class Frames
 {
     public static byte[] ConnectionEstablished(string connectionId, string userId, int heartbeatSeconds, int maxMessageBytes, string epoch, long lastSeq) =>
@@ -99,7 +99,7 @@ internal static class ErrorCodes
     public const string InternalError = "internal_error";
 }
 
-/// <summary>Close codes of realtime-protocol.md section 5.</summary>
+/// <summary>Close codes of docs/spec/realtime-protocol.md section 5.</summary>
 internal static class CloseCodes
 {
     /// <summary>1001: the server is shutting down.</summary>

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Apex.Realtime.Gateway;
 
-/// <summary>Client-to-server messages (realtime-protocol.md section 3) and the inbound rate limit.</summary>
+/// <summary>Client-to-server messages (docs/spec/realtime-protocol.md section 3) and the inbound rate limit.</summary>
 internal sealed partial class GatewayConnection
 {
     private double _tokens;

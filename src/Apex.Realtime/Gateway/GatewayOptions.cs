@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Apex.Realtime.Gateway;
 
-/// <summary>Section <c>Realtime</c>: limits and timings of the WebSocket gateway (realtime-protocol.md section 5).</summary>
+/// <summary>Section <c>Realtime</c>: limits and timings of the WebSocket gateway (docs/spec/realtime-protocol.md section 5).</summary>
 public sealed class GatewayOptions
 {
     public const string Section = "Realtime";

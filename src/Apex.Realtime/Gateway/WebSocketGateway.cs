@@ -14,7 +14,7 @@ using Microsoft.Net.Http.Headers;
 namespace Apex.Realtime.Gateway;
 
 /// <summary>
-/// The handshake of realtime-protocol.md section 1: token from the Authorization header or the
+/// The handshake of docs/spec/realtime-protocol.md section 1: token from the Authorization header or the
 /// <c>jwt.</c>/<c>bearer.</c> subprotocol, refused with problem JSON before the upgrade; the Origin
 /// check; the resume position; then the connection runs until it closes.
 /// </summary>

@@ -9,7 +9,7 @@ using Prometheus;
 
 namespace Apex.Server.Service;
 
-/// <summary>Health, readiness, public config, OpenAPI and metrics (rest-api.md "Service").</summary>
+/// <summary>Health, readiness, public config, OpenAPI and metrics (docs/spec/rest-api.md "Service").</summary>
 public static class ServiceEndpoints
 {
     public static WebApplicationBuilder AddApexService(this WebApplicationBuilder builder)
@@ -77,7 +77,7 @@ public static class ServiceEndpoints
     private static async Task<Results<Ok<ReadyResponse>, JsonHttpResult<ReadyResponse>>> ReadyAsync(
         HealthCheckService health, CancellationToken ct)
     {
-        // Readiness is exactly the two dependencies of rest-api.md, each bounded by Service:HealthTimeoutMs.
+        // Readiness is exactly the two dependencies of docs/spec/rest-api.md, each bounded by Service:HealthTimeoutMs.
         var report = await health.CheckHealthAsync(r => r.Name is HealthCheckNames.Database or HealthCheckNames.EventBus, ct);
         var checks = Describe(report);
         return report.Status == HealthStatus.Unhealthy

@@ -259,7 +259,7 @@ internal static class AuthPhase
         return ReadTokenPair(ctx, response, email, password).Session;
     }
 
-    /// <summary>Checks a token pair (auth-api.md 1) and remembers its tokens as secrets.</summary>
+    /// <summary>Checks a token pair (docs/spec/auth-api.md 1) and remembers its tokens as secrets.</summary>
     private static (ProbeSession Session, long ExpiresIn) ReadTokenPair(VerifyContext ctx, ProbeResponse response, string email, string password)
     {
         var body = response.ExpectJsonObject();

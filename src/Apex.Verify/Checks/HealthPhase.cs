@@ -88,7 +88,7 @@ internal static class HealthPhase
         }, ct, needs: [Facts.Api]);
     }
 
-    /// <summary>Checks a health body of auth-api.md 1 or rest-api.md "Service" and describes it.</summary>
+    /// <summary>Checks a health body of docs/spec/auth-api.md 1 or docs/spec/rest-api.md "Service" and describes it.</summary>
     private static string DescribeHealth(ProbeResponse response, string service, Dictionary<string, string> versions)
     {
         var body = response.Json;

@@ -5,7 +5,7 @@ using Apex.Verify.Probe;
 namespace Apex.Verify.Checks;
 
 /// <summary>
-/// The frames of one agent run as one connection saw them, and the rules of realtime-protocol.md
+/// The frames of one agent run as one connection saw them, and the rules of docs/spec/realtime-protocol.md
 /// sections 3 and 4 applied to them.
 /// </summary>
 internal sealed class RunTrace

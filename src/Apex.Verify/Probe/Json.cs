@@ -55,7 +55,7 @@ internal static class Json
         }
     }
 
-    /// <summary>The items of a list response: <c>{items:[…]}</c> per rest-api.md, or a bare array.</summary>
+    /// <summary>The items of a list response: <c>{items:[…]}</c> per docs/spec/rest-api.md, or a bare array.</summary>
     public static IReadOnlyList<JsonElement>? Items(JsonElement? body) =>
         body switch
         {

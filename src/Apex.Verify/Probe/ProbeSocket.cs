@@ -7,7 +7,7 @@ using System.Threading.Channels;
 
 namespace Apex.Verify.Probe;
 
-/// <summary>One server-to-client frame as received, with the envelope fields of realtime-protocol.md 2.</summary>
+/// <summary>One server-to-client frame as received, with the envelope fields of docs/spec/realtime-protocol.md 2.</summary>
 internal sealed record Frame(string Raw, JsonElement? Root, TimeSpan ReceivedAt)
 {
     public string? Type => Root.Str("type");

@@ -1,4 +1,4 @@
-// REST calls of rest-api.md used by the chat screen.
+// REST calls of docs/spec/rest-api.md used by the chat screen.
 
 import { api } from './session';
 import type { Envelope, Message, Page, Run, Thread } from './types';

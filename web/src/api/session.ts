@@ -1,4 +1,4 @@
-// Tokens and the authenticated fetch (auth-api.md). The refresh token is kept in localStorage so a
+// Tokens and the authenticated fetch (docs/spec/auth-api.md). The refresh token is kept in localStorage so a
 // reload stays signed in; the access token and its expiry are kept beside it so a reload within its
 // lifetime does not rotate the refresh token. Refresh tokens rotate on every use and a reused one
 // revokes the whole session, so concurrent refreshes (two tabs, two requests) are serialised through
@@ -7,7 +7,7 @@
 import type { AuthConfig, Problem, TokenPair, User } from './types';
 
 const STORE_KEY = 'apex.session';
-/** Refresh this long before the access token expires (auth-api.md: 30 s clock skew at most). */
+/** Refresh this long before the access token expires (docs/spec/auth-api.md: 30 s clock skew at most). */
 const REFRESH_MARGIN_MS = 60_000;
 
 export interface StoredSession {

@@ -82,7 +82,7 @@ export interface Dataset {
   warnings?: string[];
 }
 
-/** A server-to-client frame (realtime-protocol.md section 2). */
+/** A server-to-client frame (docs/spec/realtime-protocol.md section 2). */
 export interface Envelope {
   type: string;
   seq?: number;

@@ -1,4 +1,4 @@
-// The WebSocket client of realtime-protocol.md: token in the subprotocol list (browsers cannot set
+// The WebSocket client of docs/spec/realtime-protocol.md: token in the subprotocol list (browsers cannot set
 // headers), resume with ?epoch=&last_seq= after any drop, reconnect with capped exponential backoff
 // and jitter, heartbeat answers, and a liveness check that treats a silent socket as dead.
 

@@ -1,4 +1,4 @@
-// Report exports (agent-report.md section 5): Markdown for people, JSON as the server sent it, CSV
+// Report exports (docs/spec/agent-report.md section 5): Markdown for people, JSON as the server sent it, CSV
 // of the recommendations for spreadsheets.
 
 import type { Report } from '../api/types';

@@ -1,4 +1,4 @@
-// The pure event store: folds the per-user event stream (realtime-protocol.md) into one view per
+// The pure event store: folds the per-user event stream (docs/spec/realtime-protocol.md) into one view per
 // run. No I/O and no React here, so the rules the UI relies on are unit-tested directly:
 // - events of a run are applied in `seq` order, whatever order they arrive in (live frames, a
 //   resume replay and a REST reload can overlap);
