@@ -55,6 +55,12 @@ public static class UsageFlags
     /// are not per call, so per-call statistics (percentiles, repeats, tails) leave it out.
     /// </summary>
     public const byte Aggregated = 16;
+
+    /// <summary>
+    /// A line of a cost export (cost per model or line item, no tokens or calls): it counts in spend
+    /// breakdowns only; per-call advice needs the usage export.
+    /// </summary>
+    public const byte CostOnly = 32;
 }
 
 /// <summary>

@@ -2,23 +2,10 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Apex.Agents.Catalog;
+using Apex.Agents.Data.Import;
 using nietras.SeparatedValues;
 
 namespace Apex.Agents.Data;
-
-/// <summary>The outcome of parsing an upload: stored chunks plus what the dataset routes answer.</summary>
-public sealed class UsageParseResult
-{
-    public int Rows { get; internal set; }
-    public required IReadOnlyList<string> Columns { get; init; }
-    public DateTimeOffset? PeriodStart { get; internal set; }
-    public DateTimeOffset? PeriodEnd { get; internal set; }
-    public List<string> Warnings { get; } = [];
-    public List<byte[]> Chunks { get; } = [];
-
-    /// <summary>Set when the upload as a whole is unusable (no header, no valid row): the route answers 422.</summary>
-    public string? Error { get; internal set; }
-}
 
 /// <summary>
 /// Parses usage exports (CSV with Sep, JSON Lines, JSON rows) as a stream into stored chunks. A bad
@@ -30,32 +17,20 @@ public sealed class UsageParseResult
 /// </summary>
 public sealed class UsageFileParser
 {
-    public const int MaxListedWarnings = 50;
+    public const int MaxListedWarnings = UsageRowBuilder.MaxListedWarnings;
     private static readonly string[] Required = ["timestamp", "model", "input_tokens", "output_tokens"];
     private static readonly string[] Known =
         ["timestamp", "model", "input_tokens", "output_tokens", "cached_input_tokens", "latency_ms", "cost_usd",
          "feature", "prompt_hash", "prompt", "status", "user_tier", "interactive"];
 
-    /// <summary>Tolerated clock skew before a timestamp counts as "in the future".</summary>
-    private static readonly TimeSpan FutureTolerance = TimeSpan.FromMinutes(10);
-
     private readonly PriceCatalog _catalog;
-    private readonly long _nowMs;
-    private readonly UsageColumns _chunk = new();
-    private readonly Dictionary<string, (int Calls, int Unpriced)> _unknownModels = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, string> _modelNames = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, ModelPrice?> _prices = new(StringComparer.Ordinal);
-    private readonly List<string> _rowWarnings = [];
-    private int _skipped;
-    private int _moreWarnings;
-    private long _minTs = long.MaxValue;
-    private long _maxTs = long.MinValue;
-    private UsageParseResult _result = null!;
+    private readonly TimeProvider _time;
+    private UsageRowBuilder _builder = null!;
 
     public UsageFileParser(PriceCatalog catalog, TimeProvider time)
     {
         _catalog = catalog;
-        _nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        _time = time;
     }
 
     /// <summary>CSV (any case of header names, quoted fields, BOM, CRLF; the separator is detected from the header).</summary>
@@ -89,7 +64,7 @@ public sealed class UsageFileParser
         {
             var header = reader.Header;
             var names = header.ColNames.Select(n => n.Trim()).ToList();
-            _result = new UsageParseResult { Columns = names };
+            _builder = new UsageRowBuilder(_catalog, _time, names);
             if (names.Count == 0 || names.All(string.IsNullOrEmpty))
             {
                 return Fail(names, "The file is empty: it needs a header row and at least one usage row.");
@@ -180,7 +155,7 @@ public sealed class UsageFileParser
 
         var columns = new List<string>();
         var seenColumns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        _result = new UsageParseResult { Columns = columns };
+        _builder = new UsageRowBuilder(_catalog, _time, columns);
         var lineNumber = 0;
         while (await text.ReadLineAsync(ct) is { } line)
         {
@@ -234,7 +209,7 @@ public sealed class UsageFileParser
     {
         var columns = new List<string>();
         var seenColumns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        _result = new UsageParseResult { Columns = columns };
+        _builder = new UsageRowBuilder(_catalog, _time, columns);
         var n = 0;
         foreach (var row in rows.EnumerateArray())
         {
@@ -329,15 +304,9 @@ public sealed class UsageFileParser
 
     private void AddRow(ref RawRow raw, long position, string unit = "line")
     {
-        if (!TryParseTimestamp(raw.Timestamp.Trim(), out var ts))
+        if (!UsageValues.TryParseTimestamp(raw.Timestamp.Trim(), out var ts))
         {
             Skip(position, raw.Timestamp.IsWhiteSpace() ? "timestamp is missing" : "timestamp is not ISO 8601", unit);
-            return;
-        }
-
-        if (ts > _nowMs + (long)FutureTolerance.TotalMilliseconds)
-        {
-            Skip(position, "timestamp is in the future", unit);
             return;
         }
 
@@ -348,232 +317,98 @@ public sealed class UsageFileParser
             return;
         }
 
-        if (!TryParseCount(raw.Input, required: true, out var input, out var inputError))
+        if (!UsageValues.TryParseCount(raw.Input, required: true, out var input, out var inputError))
         {
             Skip(position, "input_tokens " + inputError, unit);
             return;
         }
 
-        if (!TryParseCount(raw.Output, required: true, out var output, out var outputError))
+        if (!UsageValues.TryParseCount(raw.Output, required: true, out var output, out var outputError))
         {
             Skip(position, "output_tokens " + outputError, unit);
             return;
         }
 
-        if (!TryParseCount(raw.Cached, required: false, out var cached, out var cachedError))
+        if (!UsageValues.TryParseCount(raw.Cached, required: false, out var cached, out var cachedError))
         {
             Skip(position, "cached_input_tokens " + cachedError, unit);
             return;
         }
 
-        if (cached > input)
+        var latency = -1;
+        if (!raw.Latency.IsWhiteSpace() && !UsageValues.TryParseDuration(raw.Latency, 1, out latency))
         {
-            Skip(position, "cached_input_tokens is larger than input_tokens", unit);
+            Skip(position, "latency_ms is not a non-negative number", unit);
             return;
         }
 
-        var latency = -1;
-        if (!raw.Latency.IsWhiteSpace())
+        var cost = double.NaN;
+        if (!raw.Cost.IsWhiteSpace() && !UsageValues.TryParseMoney(raw.Cost, 1, out cost))
         {
-            if (!double.TryParse(raw.Latency.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var latencyValue)
-                || latencyValue < 0 || latencyValue > int.MaxValue)
-            {
-                Skip(position, "latency_ms is not a non-negative number", unit);
-                return;
-            }
-
-            latency = (int)Math.Round(latencyValue);
-        }
-
-        var model = Intern(modelSpan);
-        if (!_prices.TryGetValue(model, out var price))
-        {
-            _prices[model] = price = _catalog.Find(model);
-        }
-
-        byte flags = 0;
-        double cost;
-        if (!raw.Cost.IsWhiteSpace())
-        {
-            var costSpan = raw.Cost.Trim();
-            if (costSpan.Length > 0 && costSpan[0] == '$')
-            {
-                costSpan = costSpan[1..];
-            }
-
-            if (!double.TryParse(costSpan, NumberStyles.Float, CultureInfo.InvariantCulture, out cost) || cost < 0 || !double.IsFinite(cost))
-            {
-                Skip(position, "cost_usd is not a non-negative number", unit);
-                return;
-            }
-        }
-        else if (price is not null)
-        {
-            cost = price.CostOf(input, cached, 0, output, 1);
-            flags |= UsageFlags.CostFromCatalog;
-        }
-        else
-        {
-            cost = double.NaN;
-        }
-
-        if (price is null)
-        {
-            _unknownModels.TryGetValue(model, out var unknown);
-            _unknownModels[model] = (unknown.Calls + 1, unknown.Unpriced + (double.IsNaN(cost) ? 1 : 0));
+            Skip(position, "cost_usd is not a non-negative number", unit);
+            return;
         }
 
         var status = raw.Status.Trim();
-        if (status.Equals("error", StringComparison.OrdinalIgnoreCase) || status.Equals("failed", StringComparison.OrdinalIgnoreCase)
-            || status.Equals("fail", StringComparison.OrdinalIgnoreCase) || status.Equals("timeout", StringComparison.OrdinalIgnoreCase))
-        {
-            flags |= UsageFlags.Error;
-        }
-
         var interactive = raw.Interactive.Trim();
-        if (!interactive.IsEmpty)
-        {
-            if (interactive.Equals("false", StringComparison.OrdinalIgnoreCase) || interactive.SequenceEqual("0")
-                || interactive.Equals("no", StringComparison.OrdinalIgnoreCase))
-            {
-                flags |= UsageFlags.InteractiveKnown;
-            }
-            else if (interactive.Equals("true", StringComparison.OrdinalIgnoreCase) || interactive.SequenceEqual("1")
-                     || interactive.Equals("yes", StringComparison.OrdinalIgnoreCase))
-            {
-                flags |= UsageFlags.InteractiveKnown | UsageFlags.Interactive;
-            }
-        }
-
         var hashSource = raw.PromptHash.Trim();
         if (hashSource.IsEmpty)
         {
             hashSource = raw.Prompt;
         }
 
-        var row = new UsageRow
+        var row = ImportedRow.New();
+        row.TimestampMs = ts;
+        row.Model = _builder.Intern(modelSpan);
+        row.Feature = _builder.Intern(raw.Feature.Trim());
+        row.UserTier = _builder.Intern(raw.Tier.Trim());
+        row.InputTokens = input;
+        row.OutputTokens = output;
+        row.CacheReadTokens = cached;
+        row.LatencyMs = latency;
+        row.CostUsd = cost;
+        row.PromptHash = hashSource.IsEmpty ? 0 : UsageValues.Hash(hashSource);
+        row.Error = status.Equals("error", StringComparison.OrdinalIgnoreCase) || status.Equals("failed", StringComparison.OrdinalIgnoreCase)
+            || status.Equals("fail", StringComparison.OrdinalIgnoreCase) || status.Equals("timeout", StringComparison.OrdinalIgnoreCase);
+        if (!interactive.IsEmpty)
         {
-            TimestampMs = ts,
-            Model = model,
-            Feature = Intern(raw.Feature.Trim()),
-            UserTier = Intern(raw.Tier.Trim()),
-            InputTokens = input,
-            OutputTokens = output,
-            CachedInputTokens = cached,
-            LatencyMs = latency,
-            CostUsd = cost,
-            PromptHash = hashSource.IsEmpty ? 0 : Hash(hashSource),
-            Requests = 1,
-            Flags = flags,
-        };
-        _chunk.Add(row);
-        _result.Rows++;
-        _minTs = Math.Min(_minTs, ts);
-        _maxTs = Math.Max(_maxTs, ts);
-        if (_chunk.Count == UsageColumns.ChunkRows)
-        {
-            _result.Chunks.Add(_chunk.Encode());
-            _chunk.Clear();
+            if (interactive.Equals("false", StringComparison.OrdinalIgnoreCase) || interactive.SequenceEqual("0")
+                || interactive.Equals("no", StringComparison.OrdinalIgnoreCase))
+            {
+                row.Interactive = false;
+            }
+            else if (UsageValues.IsTrue(interactive))
+            {
+                row.Interactive = true;
+            }
         }
+
+        _builder.Add(ref row, position, unit);
     }
 
-    /// <summary>One string instance per distinct value: a million rows share a few dozen models and features.</summary>
-    private string Intern(ReadOnlySpan<char> span)
-    {
-        if (span.IsEmpty)
-        {
-            return string.Empty;
-        }
-
-        var lookup = _modelNames.GetAlternateLookup<ReadOnlySpan<char>>();
-        if (lookup.TryGetValue(span, out var name))
-        {
-            return name;
-        }
-
-        name = span.ToString();
-        _modelNames[name] = name;
-        return name;
-    }
-
-    private UsageParseResult Finish(string format)
-    {
-        if (_chunk.Count > 0)
-        {
-            _result.Chunks.Add(_chunk.Encode());
-            _chunk.Clear();
-        }
-
-        var warnings = _result.Warnings;
-        foreach (var (model, (calls, unpriced)) in _unknownModels.OrderByDescending(m => m.Value.Calls).ThenBy(m => m.Key, StringComparer.Ordinal).Take(20))
-        {
-            warnings.Add(unpriced > 0
-                ? $"Unknown model '{model}' ({calls} calls) is not in the price catalog: {unpriced} of its calls have no cost_usd, so their cost is unknown and left out of cost figures (not counted as $0)."
-                : $"Unknown model '{model}' ({calls} calls) is not in the price catalog: its cost_usd values are used, but no cheaper model can be recommended for it.");
-        }
-
-        if (_unknownModels.Count > 20)
-        {
-            warnings.Add($"... and {_unknownModels.Count - 20} more unknown models.");
-        }
-
-        warnings.AddRange(_rowWarnings);
-        if (_moreWarnings > 0)
-        {
-            warnings.Add($"... and {_moreWarnings} more skipped rows (the first {MaxListedWarnings} are listed).");
-        }
-
-        if (_skipped > 0)
-        {
-            warnings.Add($"{_skipped} row(s) skipped in total.");
-        }
-
-        if (_result.Rows == 0)
-        {
-            _result.Error = _skipped > 0
-                ? $"The {format} file has no valid usage row ({_skipped} row(s) skipped; see warnings)."
-                : $"The {format} file has no usage rows.";
-            _result.Chunks.Clear();
-            return _result;
-        }
-
-        _result.PeriodStart = DateTimeOffset.FromUnixTimeMilliseconds(_minTs);
-        _result.PeriodEnd = DateTimeOffset.FromUnixTimeMilliseconds(_maxTs);
-        return _result;
-    }
+    private UsageParseResult Finish(string format) => _builder.Finish(format);
 
     private UsageParseResult Fail(IReadOnlyList<string> columns, string error)
     {
-        _result ??= new UsageParseResult { Columns = columns };
-        _result.Error = error;
-        _result.Chunks.Clear();
-        return _result;
+        // A refusal before the header was read has no builder yet.
+        var builder = ReferenceEquals(_builder, null) ? new UsageRowBuilder(_catalog, _time, columns) : _builder;
+        _builder = builder;
+        return builder.Fail(error);
     }
+
+    private void Skip(long position, string reason, string unit = "line") => _builder.Skip(position, reason, unit);
 
     private void ReportIgnoredColumns(IReadOnlyList<string> names)
     {
         var ignored = names.Where(n => n.Length > 0 && !Known.Contains(n, StringComparer.OrdinalIgnoreCase)).ToList();
         if (ignored.Count > 0)
         {
-            _result.Warnings.Add($"Column(s) not used by the analysis: {string.Join(", ", ignored.Take(20))}{(ignored.Count > 20 ? ", ..." : string.Empty)}.");
-        }
-    }
-
-    private void Skip(long position, string reason, string unit = "line")
-    {
-        _skipped++;
-        if (_rowWarnings.Count < MaxListedWarnings)
-        {
-            _rowWarnings.Add(position < 0 ? $"Skipped: {reason}." : $"{char.ToUpperInvariant(unit[0])}{unit[1..]} {position}: skipped, {reason}.");
-        }
-        else
-        {
-            _moreWarnings++;
+            _builder.Result.Warnings.Add($"Column(s) not used by the analysis: {string.Join(", ", ignored.Take(20))}{(ignored.Count > 20 ? ", ..." : string.Empty)}.");
         }
     }
 
     /// <summary>A NUL, invalid UTF-8 or many control characters in the first block means binary content, not a text export.</summary>
-    private static bool LooksBinary(Stream stream)
+    internal static bool LooksBinary(Stream stream)
     {
         if (!stream.CanSeek)
         {
@@ -604,163 +439,6 @@ public sealed class UsageFileParser
         return control > read / 20 || status == System.Buffers.OperationStatus.InvalidData;
     }
 
-    private static bool TryParseTimestamp(ReadOnlySpan<char> span, out long unixMs)
-    {
-        unixMs = 0;
-        if (span.IsEmpty)
-        {
-            return false;
-        }
-
-        if (TryParseUtcIso(span, out unixMs))
-        {
-            return true;
-        }
-
-        if (DateTimeOffset.TryParse(span, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var dto))
-        {
-            unixMs = dto.ToUnixTimeMilliseconds();
-            return true;
-        }
-
-        // Epoch seconds or milliseconds, as some exporters write them.
-        if (long.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch))
-        {
-            unixMs = epoch < 100_000_000_000 ? epoch * 1000 : epoch;
-            return unixMs is > 0 and < 253402300799999;
-        }
-
-        return false;
-    }
-
-    /// <summary>
-    /// The shape exporters write almost always (<c>yyyy-MM-ddTHH:mm:ss[.fff…]Z</c>), parsed without the
-    /// general parser, which costs several times more per row; anything else goes the general way.
-    /// </summary>
-    private static bool TryParseUtcIso(ReadOnlySpan<char> s, out long unixMs)
-    {
-        unixMs = 0;
-        if (s.Length < 20 || s[^1] != 'Z' || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
-        {
-            return false;
-        }
-
-        if (!Digits(s, 0, 4, out var year) || !Digits(s, 5, 2, out var month) || !Digits(s, 8, 2, out var day)
-            || !Digits(s, 11, 2, out var hour) || !Digits(s, 14, 2, out var minute) || !Digits(s, 17, 2, out var second))
-        {
-            return false;
-        }
-
-        var ms = 0;
-        var end = s.Length - 1;
-        if (end > 19)
-        {
-            if (s[19] != '.' || end == 20)
-            {
-                return false;
-            }
-
-            var scale = 100;
-            for (var i = 20; i < end; i++)
-            {
-                var d = s[i] - '0';
-                if ((uint)d > 9)
-                {
-                    return false;
-                }
-
-                ms += d * scale;
-                scale /= 10;
-            }
-        }
-
-        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
-        {
-            return false;
-        }
-
-        unixMs = (long)(new DateTime(year, month, day, hour, minute, second, DateTimeKind.Utc) - DateTime.UnixEpoch).TotalMilliseconds + ms;
-        return true;
-    }
-
-    private static bool Digits(ReadOnlySpan<char> s, int start, int count, out int value)
-    {
-        value = 0;
-        for (var i = start; i < start + count; i++)
-        {
-            var d = s[i] - '0';
-            if ((uint)d > 9)
-            {
-                return false;
-            }
-
-            value = value * 10 + d;
-        }
-
-        return true;
-    }
-
-    private static bool TryParseCount(ReadOnlySpan<char> span, bool required, out int value, out string error)
-    {
-        value = 0;
-        error = string.Empty;
-        span = span.Trim();
-        if (span.IsEmpty)
-        {
-            error = "is missing";
-            return !required;
-        }
-
-        if (long.TryParse(span, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole))
-        {
-            if (whole < 0)
-            {
-                error = "is negative";
-                return false;
-            }
-
-            if (whole > int.MaxValue)
-            {
-                error = "is too large";
-                return false;
-            }
-
-            value = (int)whole;
-            return true;
-        }
-
-        if (double.TryParse(span, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) && d == Math.Floor(d))
-        {
-            if (d < 0)
-            {
-                error = "is negative";
-                return false;
-            }
-
-            if (d > int.MaxValue)
-            {
-                error = "is too large";
-                return false;
-            }
-
-            value = (int)d;
-            return true;
-        }
-
-        error = "is not a whole number";
-        return false;
-    }
-
     /// <summary>FNV-1a over the text: stable across processes (string.GetHashCode is not), and stored.</summary>
-    public static ulong Hash(ReadOnlySpan<char> text)
-    {
-        var hash = 14695981039346656037UL;
-        foreach (var c in text)
-        {
-            hash ^= c;
-            hash *= 1099511628211UL;
-        }
-
-        return hash == 0 ? 1 : hash;
-    }
+    public static ulong Hash(ReadOnlySpan<char> text) => UsageValues.Hash(text);
 }
