@@ -30,4 +30,19 @@ public sealed record UsageDatasetInfo
     public DateTimeOffset? PeriodEnd { get; init; }
     public required IReadOnlyList<string> Warnings { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The recognised export format's id (docs/spec/usage-imports.md), e.g. <c>apex</c>, <c>litellm_spend_logs</c>.</summary>
+    public string SourceFormat { get; init; } = "apex";
+
+    /// <summary>The recognised format in words.</summary>
+    public string SourceFormatName { get; init; } = "Apex usage columns";
+
+    /// <summary>Calls the rows stand for (request counts of aggregated rows summed); 0 for a cost-only export.</summary>
+    public long Calls { get; init; }
+
+    /// <summary>The rows are buckets of several calls: per-call statistics (latency percentiles, repeats) are unavailable.</summary>
+    public bool Aggregated { get; init; }
+
+    /// <summary>A cost export without tokens or calls: a spend breakdown only, per-call advice needs the usage export.</summary>
+    public bool CostOnly { get; init; }
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Apex.Agents.Catalog;
 using Apex.Agents.Data;
+using Apex.Agents.Data.Import;
 using Apex.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -28,10 +29,20 @@ public sealed record DatasetResponse
     public required IReadOnlyList<string> Warnings { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>The recognised export format's stable id (docs/spec/usage-imports.md).</summary>
+    public required string SourceFormat { get; init; }
+    public required string SourceFormatName { get; init; }
+
+    /// <summary>Calls the rows stand for: request counts of aggregated rows summed.</summary>
+    public required long Calls { get; init; }
+    public required bool Aggregated { get; init; }
+    public required bool CostOnly { get; init; }
+
     internal static DatasetResponse From(UsageDatasetInfo d) => new()
     {
         Id = d.Id, Name = d.Name, Rows = d.Rows, Columns = d.Columns, PeriodStart = d.PeriodStart, PeriodEnd = d.PeriodEnd,
-        Warnings = d.Warnings, CreatedAt = d.CreatedAt,
+        Warnings = d.Warnings, CreatedAt = d.CreatedAt, SourceFormat = d.SourceFormat, SourceFormatName = d.SourceFormatName,
+        Calls = d.Calls, Aggregated = d.Aggregated, CostOnly = d.CostOnly,
     };
 }
 
@@ -76,7 +87,7 @@ internal static partial class DatasetEndpoints
             sizeFeature.MaxRequestBodySize = bodyLimit;
         }
 
-        var parser = new UsageFileParser(catalog, time);
+        var importer = new UsageImporter(catalog, time);
         string name;
         UsageParseResult parsed;
         try
@@ -101,10 +112,13 @@ internal static partial class DatasetEndpoints
                     return Unprocessable("The file is empty: it needs a header row and at least one usage row.", []);
                 }
 
+                if (!TryMapping(form["mapping"].ToString(), out var mapping, out var mappingError))
+                {
+                    return Validation("mapping", mappingError);
+                }
+
                 await using var stream = file.OpenReadStream();
-                parsed = IsJsonLines(file, stream)
-                    ? await Task.Run(() => parser.ParseJsonLinesAsync(stream, ct), ct)
-                    : await Task.Run(() => parser.ParseCsv(stream, ct), ct);
+                parsed = await Task.Run(() => importer.ImportAsync(stream, mapping, ct), ct);
             }
             else
             {
@@ -116,7 +130,13 @@ internal static partial class DatasetEndpoints
                 }
 
                 name = NameOf(root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null, null);
-                parsed = await Task.Run(() => parser.ParseJsonRows(rows, ct), ct);
+                var mappingText = root.TryGetProperty("mapping", out var m) && m.ValueKind != JsonValueKind.Null ? m.GetRawText() : null;
+                if (!TryMapping(mappingText, out var mapping, out var mappingError))
+                {
+                    return Validation("mapping", mappingError);
+                }
+
+                parsed = await Task.Run(() => importer.ImportRows(rows, mapping, ct), ct);
             }
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -132,6 +152,16 @@ internal static partial class DatasetEndpoints
         {
             return Problem(StatusCodes.Status400BadRequest, "Bad Request", "The multipart body is malformed.");
         }
+        catch (BadHttpRequestException)
+        {
+            // The client sent less than its Content-Length and closed: nothing was read completely, nothing is stored.
+            return Problem(StatusCodes.Status400BadRequest, "Bad Request", "The request body ended before it was complete.", "incomplete_body");
+        }
+        catch (IOException) when (!ct.IsCancellationRequested)
+        {
+            // A multipart body without its closing boundary ("Unexpected end of Stream").
+            return Problem(StatusCodes.Status400BadRequest, "Bad Request", "The multipart body ended before its closing boundary: the upload is incomplete.", "incomplete_body");
+        }
         catch (JsonException)
         {
             return Problem(StatusCodes.Status400BadRequest, "Bad Request", "The body is not valid JSON.");
@@ -139,7 +169,12 @@ internal static partial class DatasetEndpoints
 
         if (parsed.Error is not null)
         {
-            return Unprocessable(parsed.Error, parsed.Warnings);
+            return parsed.ErrorCode switch
+            {
+                "unrecognized_format" => UnrecognizedFormat(parsed),
+                "no_token_counts" => NoTokenCounts(parsed),
+                _ => Unprocessable(parsed.Error, parsed.Warnings),
+            };
         }
 
         var info = await store.SaveAsync(userId, name, parsed, ct);
@@ -179,44 +214,33 @@ internal static partial class DatasetEndpoints
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, ClaimsPrincipal user, DatasetStore store, CancellationToken ct) =>
         await store.DeleteAsync(user.GetUserId(), id, ct) ? TypedResults.NoContent() : NotFound();
 
-    private static bool IsJsonLines(IFormFile file, Stream stream)
+    /// <summary>The optional <c>mapping</c>: a JSON object from Apex field to the file's column name.</summary>
+    private static bool TryMapping(string? text, out IReadOnlyDictionary<string, string>? mapping, out string error)
     {
-        var extension = Path.GetExtension(file.FileName).ToLowerInvariant();
-        if (extension is ".jsonl" or ".ndjson" or ".json")
+        mapping = null;
+        error = string.Empty;
+        if (string.IsNullOrWhiteSpace(text))
         {
             return true;
         }
 
-        if (extension is ".csv" or ".tsv" or ".txt")
+        try
         {
-            return false;
-        }
-
-        if (file.ContentType.Contains("json", StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        // No telling name or type: a JSON Lines file starts with '{' (after an optional BOM and blanks).
-        if (!stream.CanSeek)
-        {
-            return false;
-        }
-
-        Span<byte> head = stackalloc byte[64];
-        var read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        stream.Position = 0;
-        foreach (var b in head[..read])
-        {
-            if (b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or 0xEF or 0xBB or 0xBF)
+            var parsed = JsonSerializer.Deserialize<Dictionary<string, string>>(text);
+            if (parsed is null || parsed.Count == 0)
             {
-                continue;
+                error = "mapping must be a JSON object from Apex field to column name, e.g. {\"timestamp\":\"Date\",\"model\":\"Model\"}.";
+                return false;
             }
 
-            return b == (byte)'{';
+            mapping = parsed.Where(p => !string.IsNullOrWhiteSpace(p.Value)).ToDictionary(p => p.Key.Trim().ToLowerInvariant(), p => p.Value.Trim());
+            return true;
         }
-
-        return false;
+        catch (JsonException)
+        {
+            error = "mapping must be a JSON object of strings from Apex field to column name, e.g. {\"timestamp\":\"Date\",\"model\":\"Model\"}.";
+            return false;
+        }
     }
 
     private static string NameOf(string? given, string? fileName)
@@ -255,6 +279,37 @@ internal static partial class DatasetEndpoints
         };
         problem.Extensions["code"] = "invalid_dataset";
         problem.Extensions["warnings"] = warnings;
+        return TypedResults.Problem(problem);
+    }
+
+    private static ProblemHttpResult UnrecognizedFormat(UsageParseResult parsed)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status422UnprocessableEntity,
+            Title = "The file's format is not recognised.",
+            Type = "https://tools.ietf.org/html/rfc4918#section-11.2",
+            Detail = parsed.Error,
+        };
+        problem.Extensions["code"] = "unrecognized_format";
+        problem.Extensions["columns_found"] = parsed.Columns;
+        problem.Extensions["fields_needed"] = parsed.FieldsNeeded;
+        problem.Extensions["fields_optional"] = parsed.FieldsOptional;
+        return TypedResults.Problem(problem);
+    }
+
+    private static ProblemHttpResult NoTokenCounts(UsageParseResult parsed)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status422UnprocessableEntity,
+            Title = "The file has no token counts.",
+            Type = "https://tools.ietf.org/html/rfc4918#section-11.2",
+            Detail = parsed.Error,
+        };
+        problem.Extensions["code"] = "no_token_counts";
+        problem.Extensions["source_format"] = parsed.SourceFormat;
+        problem.Extensions["source_format_name"] = parsed.SourceFormatName;
         return TypedResults.Problem(problem);
     }
 

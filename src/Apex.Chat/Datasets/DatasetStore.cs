@@ -64,6 +64,11 @@ internal sealed class DatasetStore(IServiceScopeFactory scopes, TimeProvider tim
             PeriodEndMs = parsed.PeriodEnd?.ToUnixTimeMilliseconds(),
             CreatedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             StoredBytes = parsed.Chunks.Sum(c => (long)c.Length),
+            SourceFormat = parsed.SourceFormat,
+            SourceFormatName = parsed.SourceFormatName,
+            Calls = parsed.Calls,
+            Aggregated = parsed.Aggregated,
+            CostOnly = parsed.CostOnly,
         };
         db.Datasets.Add(dataset);
         for (var i = 0; i < parsed.Chunks.Count; i++)
@@ -113,5 +118,10 @@ internal sealed class DatasetStore(IServiceScopeFactory scopes, TimeProvider tim
         PeriodStart = d.PeriodStartMs is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
         PeriodEnd = d.PeriodEndMs is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null,
         CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(d.CreatedAtMs),
+        SourceFormat = d.SourceFormat,
+        SourceFormatName = d.SourceFormatName,
+        Calls = d.Calls,
+        Aggregated = d.Aggregated,
+        CostOnly = d.CostOnly,
     };
 }

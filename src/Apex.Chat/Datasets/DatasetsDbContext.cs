@@ -23,6 +23,15 @@ internal sealed class Dataset
     public long? PeriodEndMs { get; set; }
     public long CreatedAtMs { get; set; }
     public long StoredBytes { get; set; }
+
+    /// <summary>The recognised export format's stable id (docs/spec/usage-imports.md).</summary>
+    public string SourceFormat { get; set; } = "apex";
+    public string SourceFormatName { get; set; } = "Apex usage columns";
+
+    /// <summary>Calls the rows stand for (aggregated rows' request counts summed).</summary>
+    public long Calls { get; set; }
+    public bool Aggregated { get; set; }
+    public bool CostOnly { get; set; }
 }
 
 /// <summary>Up to 65,536 rows in the compressed column format of <c>UsageColumns</c>.</summary>
@@ -51,6 +60,8 @@ internal sealed class DatasetsDbContext(DbContextOptions<DatasetsDbContext> opti
             e.Property(x => x.Id).HasMaxLength(64);
             e.Property(x => x.UserId).HasMaxLength(64);
             e.Property(x => x.Name).HasMaxLength(DatasetLimits.MaxNameLength);
+            e.Property(x => x.SourceFormat).HasMaxLength(64).HasDefaultValue("apex");
+            e.Property(x => x.SourceFormatName).HasMaxLength(128).HasDefaultValue("Apex usage columns");
             // The list query: the caller's datasets, newest first (ids are time-sortable).
             e.HasIndex(x => new { x.UserId, x.Id });
         });

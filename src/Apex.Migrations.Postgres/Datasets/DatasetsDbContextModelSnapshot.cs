@@ -27,9 +27,18 @@ namespace Apex.Migrations.Postgres.Datasets
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<bool>("Aggregated")
+                        .HasColumnType("boolean");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("ColumnsJson")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<bool>("CostOnly")
+                        .HasColumnType("boolean");
 
                     b.Property<long>("CreatedAtMs")
                         .HasColumnType("bigint");
@@ -47,6 +56,20 @@ namespace Apex.Migrations.Postgres.Datasets
 
                     b.Property<int>("Rows")
                         .HasColumnType("integer");
+
+                    b.Property<string>("SourceFormat")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasDefaultValue("apex");
+
+                    b.Property<string>("SourceFormatName")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasDefaultValue("Apex usage columns");
 
                     b.Property<long>("StoredBytes")
                         .HasColumnType("bigint");

@@ -292,15 +292,38 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
                 return ReadBuckets(records, bucketFormat, [.. resultKeys], ct);
             }
 
-            var keys = KeysOf(firstRecord);
-            if (keys.IsSupersetOf(ApexRequired))
+            return ImportRows(records, null, ct);
+        }
+    }
+
+    /// <summary>An array of JSON records (a <c>/spend/logs</c> response, the JSON upload's <c>rows</c>), read with a mapping when one is given.</summary>
+    public UsageParseResult ImportRows(JsonElement records, IReadOnlyDictionary<string, string>? mapping, CancellationToken ct)
+    {
+        {
+            var firstRecord = records.EnumerateArray().FirstOrDefault(e => e.ValueKind == JsonValueKind.Object);
+            var keys = firstRecord.ValueKind == JsonValueKind.Object ? KeysOf(firstRecord) : new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            IUsageFormat? format;
+            if (mapping is { Count: > 0 })
+            {
+                if (MappedFormat.Check(mapping) is not { Unknown.Count: 0, Missing.Count: 0 })
+                {
+                    return Unrecognised([.. keys], $"The mapping must map {string.Join(", ", MappedFormat.FieldsNeeded)} to the records' field names, and only Apex fields.");
+                }
+
+                format = new MappedFormat(mapping);
+            }
+            else if (keys.Count == 0 || keys.IsSupersetOf(ApexRequired))
             {
                 return new UsageFileParser(catalog, time).ParseJsonRows(records, ct);
             }
-
-            if (Find(keys) is not { } format)
+            else if (Find(keys) is { } found)
             {
-                return Refuse([.. keys], $"Apex does not recognise these JSON records (keys: {string.Join(", ", keys.Take(30))}). Upload one of the exports listed in the README, or Apex's own columns ({string.Join(", ", ApexRequired)}).");
+                format = found;
+            }
+            else
+            {
+                return Unrecognised([.. keys], $"Apex does not recognise these JSON records (keys: {string.Join(", ", keys.Take(30))}). They need {string.Join(", ", MappedFormat.FieldsNeeded)}: "
+                    + "upload one of the exports listed in the README, or send a 'mapping' from those fields to your field names.");
             }
 
             var builder = Start([.. keys], format);

@@ -22,9 +22,18 @@ namespace Apex.Chat.Datasets.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("Aggregated")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ColumnsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("CostOnly")
+                        .HasColumnType("INTEGER");
 
                     b.Property<long>("CreatedAtMs")
                         .HasColumnType("INTEGER");
@@ -42,6 +51,20 @@ namespace Apex.Chat.Datasets.Migrations
 
                     b.Property<int>("Rows")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("SourceFormat")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("apex");
+
+                    b.Property<string>("SourceFormatName")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("Apex usage columns");
 
                     b.Property<long>("StoredBytes")
                         .HasColumnType("INTEGER");
