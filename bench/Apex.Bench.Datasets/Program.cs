@@ -59,13 +59,13 @@ try
 
     results.Add(("Baseline: Sep parse only", baseline, baselineMemory.Cpu, baselineMemory.WorkingSet, baselineMemory.Managed, $"{cols:N0} chars read"));
 
-    // The dataset parser alone (validation, pricing, encoding), in-process.
+    // The upload path alone (format recognition, validation, pricing, encoding), in-process.
     {
         GC.Collect();
         using var peak = MemoryPeak.Start();
         var watch = Stopwatch.StartNew();
         await using var file = File.OpenRead(csvPath);
-        var parsed = new Apex.Agents.Data.UsageFileParser(Apex.Agents.Catalog.PriceCatalog.LoadBuiltIn(), TimeProvider.System).ParseCsv(file, ct);
+        var parsed = await new Apex.Agents.Data.Import.UsageImporter(Apex.Agents.Catalog.PriceCatalog.LoadBuiltIn(), TimeProvider.System).ImportAsync(file, null, ct);
         watch.Stop();
         var m = peak.Stop();
         results.Add(("Parse + validate + encode (in-process)", watch.Elapsed, m.Cpu, m.WorkingSet, m.Managed,

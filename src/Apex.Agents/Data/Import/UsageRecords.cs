@@ -13,12 +13,22 @@ public interface IUsageRecord
     string? Get(string path);
 }
 
-/// <summary>A CSV row whose cells were read into strings.</summary>
+/// <summary>A CSV row whose cells were read into strings; a JSON cell is parsed once per row however many paths read it.</summary>
 public sealed class CsvRecord(IReadOnlyDictionary<string, int> index) : IUsageRecord
 {
+    private readonly Dictionary<int, JsonDocument?> _json = [];
     private string[] _values = [];
 
-    internal void Set(string[] values) => _values = values;
+    internal void Set(string[] values)
+    {
+        foreach (var doc in _json.Values)
+        {
+            doc?.Dispose();
+        }
+
+        _json.Clear();
+        _values = values;
+    }
 
     public string? Get(string path)
     {
@@ -28,12 +38,17 @@ public sealed class CsvRecord(IReadOnlyDictionary<string, int> index) : IUsageRe
         }
 
         var dot = path.IndexOf('.', StringComparison.Ordinal);
-        if (dot > 0 && index.TryGetValue(path[..dot], out i) && i < _values.Length)
+        if (dot <= 0 || !index.TryGetValue(path[..dot], out i) || i >= _values.Length)
         {
-            return JsonPaths.FromText(_values[i], path[(dot + 1)..]);
+            return null;
         }
 
-        return null;
+        if (!_json.TryGetValue(i, out var doc))
+        {
+            _json[i] = doc = JsonPaths.TryParse(_values[i]);
+        }
+
+        return doc is null ? null : JsonPaths.Find(doc.RootElement, path[(dot + 1)..]);
     }
 }
 
@@ -77,6 +92,23 @@ internal static class JsonPaths
             }
 
             rest = rest[(dot + 1)..];
+        }
+    }
+
+    public static JsonDocument? TryParse(string? json)
+    {
+        if (json is null || !LooksLikeJson(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonDocument.Parse(json);
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 
