@@ -237,8 +237,13 @@ public sealed class ImportTests
 
         var (parsed, rows) = await ImportAsync("custom_billing_report.csv", new Dictionary<string, string>
         {
-            ["timestamp"] = "Date", ["model"] = "Model", ["input_tokens"] = "Prompt Tokens", ["output_tokens"] = "Completion Tokens", ["cost_usd"] = "Cost",
-            ["status"] = "Outcome", ["feature"] = "App",
+            ["timestamp"] = "Date",
+            ["model"] = "Model",
+            ["input_tokens"] = "Prompt Tokens",
+            ["output_tokens"] = "Completion Tokens",
+            ["cost_usd"] = "Cost",
+            ["status"] = "Outcome",
+            ["feature"] = "App",
         });
         Assert.Null(parsed.Error);
         Assert.Equal("custom_mapping", parsed.SourceFormat);

@@ -8,9 +8,10 @@ using nietras.SeparatedValues;
 namespace Apex.Agents.Data;
 
 /// <summary>
-/// Parses usage exports (CSV with Sep, JSON Lines, JSON rows) as a stream into stored chunks. A bad
-/// row never fails the upload: it is skipped and reported with its line number. Rules:
-/// required fields are timestamp, model, input_tokens and output_tokens; negative numbers and
+/// Reads Apex's own usage columns (CSV with Sep, JSON Lines, JSON rows) as a stream into stored chunks:
+/// the fast path <see cref="Import.UsageImporter"/> takes when it recognises them. A bad
+/// row never fails the upload: it is skipped and reported with its line number. Rules (the shared ones
+/// are <see cref="Import.UsageRowBuilder"/>'s): required fields are timestamp, model, input_tokens and output_tokens; negative numbers and
 /// timestamps in the future are skipped; a row without <c>cost_usd</c> is priced from the catalog,
 /// and when its model is not in the catalog its cost is unknown (NaN): the analysis counts the call
 /// but leaves it out of every dollar figure and says how many calls that is, never treating it as $0.

@@ -126,8 +126,13 @@ public sealed class ImportRouteTests : IAsyncLifetime
 
         var mapping = JsonSerializer.Serialize(new Dictionary<string, string>
         {
-            ["timestamp"] = "Date", ["model"] = "Model", ["input_tokens"] = "Prompt Tokens", ["output_tokens"] = "Completion Tokens",
-            ["cost_usd"] = "Cost", ["feature"] = "App", ["status"] = "Outcome",
+            ["timestamp"] = "Date",
+            ["model"] = "Model",
+            ["input_tokens"] = "Prompt Tokens",
+            ["output_tokens"] = "Completion Tokens",
+            ["cost_usd"] = "Cost",
+            ["feature"] = "App",
+            ["status"] = "Outcome",
         });
         var content = Multipart(bytes, "billing.csv");
         content.Add(new StringContent(mapping), "mapping");
@@ -149,6 +154,28 @@ public sealed class ImportRouteTests : IAsyncLifetime
         using var badMapping = await client.PostAsync("/api/datasets", bad);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, badMapping.StatusCode);
         Assert.Equal("unrecognized_format", (await Json(badMapping)).GetProperty("code").GetString());
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Json_rows_with_a_mapping_are_read_through_it()
+    {
+        var user = await _server.RegisterUserAsync();
+        using var client = _server.CreateClient(user);
+        using var response = await client.PostAsJsonAsync("/api/datasets", new
+        {
+            name = "mapped rows",
+            rows = new object[]
+            {
+                new Dictionary<string, object> { ["when"] = "2026-11-03T08:00:00Z", ["llm"] = "gpt-4o", ["in"] = 1000, ["out"] = 200 },
+                new Dictionary<string, object> { ["when"] = "2026-11-03T09:00:00Z", ["llm"] = "gpt-4o", ["in"] = -5, ["out"] = 200 },
+            },
+            mapping = new Dictionary<string, string> { ["timestamp"] = "when", ["model"] = "llm", ["input_tokens"] = "in", ["output_tokens"] = "out" },
+        });
+        var created = await Json(response);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, created.ToString());
+        Assert.Equal("custom_mapping", created.GetProperty("source_format").GetString());
+        Assert.Equal(1, created.GetProperty("rows").GetInt32());
+        Assert.Contains("Record 2: skipped, input_tokens (in) is negative.", created.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
     }
 
     [Fact(Timeout = 30_000)]

@@ -299,54 +299,52 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
     /// <summary>An array of JSON records (a <c>/spend/logs</c> response, the JSON upload's <c>rows</c>), read with a mapping when one is given.</summary>
     public UsageParseResult ImportRows(JsonElement records, IReadOnlyDictionary<string, string>? mapping, CancellationToken ct)
     {
+        var firstRecord = records.EnumerateArray().FirstOrDefault(e => e.ValueKind == JsonValueKind.Object);
+        var keys = firstRecord.ValueKind == JsonValueKind.Object ? KeysOf(firstRecord) : new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        IUsageFormat? format;
+        if (mapping is { Count: > 0 })
         {
-            var firstRecord = records.EnumerateArray().FirstOrDefault(e => e.ValueKind == JsonValueKind.Object);
-            var keys = firstRecord.ValueKind == JsonValueKind.Object ? KeysOf(firstRecord) : new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            IUsageFormat? format;
-            if (mapping is { Count: > 0 })
+            if (MappedFormat.Check(mapping) is not { Unknown.Count: 0, Missing.Count: 0 })
             {
-                if (MappedFormat.Check(mapping) is not { Unknown.Count: 0, Missing.Count: 0 })
-                {
-                    return Unrecognised([.. keys], $"The mapping must map {string.Join(", ", MappedFormat.FieldsNeeded)} to the records' field names, and only Apex fields.");
-                }
-
-                format = new MappedFormat(mapping);
-            }
-            else if (keys.Count == 0 || keys.IsSupersetOf(ApexRequired))
-            {
-                return new UsageFileParser(catalog, time).ParseJsonRows(records, ct);
-            }
-            else if (Find(keys) is { } found)
-            {
-                format = found;
-            }
-            else
-            {
-                return Unrecognised([.. keys], $"Apex does not recognise these JSON records (keys: {string.Join(", ", keys.Take(30))}). They need {string.Join(", ", MappedFormat.FieldsNeeded)}: "
-                    + "upload one of the exports listed in the README, or send a 'mapping' from those fields to your field names.");
+                return Unrecognised([.. keys], $"The mapping must map {string.Join(", ", MappedFormat.FieldsNeeded)} to the records' field names, and only Apex fields.");
             }
 
-            var builder = Start([.. keys], format);
-            if (format.Refusal is { } refusal)
-            {
-                return builder.Fail(refusal, "no_token_counts");
-            }
-
-            var n = 0;
-            foreach (var element in records.EnumerateArray())
-            {
-                n++;
-                if (element.ValueKind != JsonValueKind.Object)
-                {
-                    builder.Skip(n, "not a JSON object", "record");
-                    continue;
-                }
-
-                Read(builder, format, new JsonRecord(element), n, "record");
-            }
-
-            return builder.Finish(format.Name);
+            format = new MappedFormat(mapping);
         }
+        else if (keys.Count == 0 || keys.IsSupersetOf(ApexRequired))
+        {
+            return new UsageFileParser(catalog, time).ParseJsonRows(records, ct);
+        }
+        else if (Find(keys) is { } found)
+        {
+            format = found;
+        }
+        else
+        {
+            return Unrecognised([.. keys], $"Apex does not recognise these JSON records (keys: {string.Join(", ", keys.Take(30))}). They need {string.Join(", ", MappedFormat.FieldsNeeded)}: "
+                + "upload one of the exports listed in the README, or send a 'mapping' from those fields to your field names.");
+        }
+
+        var builder = Start([.. keys], format);
+        if (format.Refusal is { } refusal)
+        {
+            return builder.Fail(refusal, "no_token_counts");
+        }
+
+        var n = 0;
+        foreach (var element in records.EnumerateArray())
+        {
+            n++;
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                builder.Skip(n, "not a JSON object", "record");
+                continue;
+            }
+
+            Read(builder, format, new JsonRecord(element), n, "record");
+        }
+
+        return builder.Finish(format.Name);
     }
 
     private UsageParseResult ReadBuckets(JsonElement buckets, IUsageFormat format, List<string> columns, CancellationToken ct)
