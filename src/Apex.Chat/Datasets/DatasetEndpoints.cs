@@ -118,7 +118,8 @@ internal static partial class DatasetEndpoints
                 }
 
                 await using var stream = file.OpenReadStream();
-                parsed = await Task.Run(() => importer.ImportAsync(stream, mapping, ct), ct);
+                // A compressed export may inflate to DecompressedFactor times the upload limit, no more.
+                parsed = await Task.Run(() => importer.ImportAsync(stream, mapping, ct, max * DatasetLimits.DecompressedFactor), ct);
             }
             else
             {
@@ -142,6 +143,11 @@ internal static partial class DatasetEndpoints
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return TooLarge(max);
+        }
+        catch (DecompressedTooLargeException e)
+        {
+            return Problem(StatusCodes.Status413PayloadTooLarge, "Payload Too Large",
+                $"The compressed upload inflates beyond {e.Limit:N0} bytes ({DatasetLimits.DecompressedFactor} x Datasets:MaxUploadBytes): split the export by period.", "payload_too_large");
         }
         catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
         {

@@ -23,4 +23,10 @@ internal static class DatasetLimits
 
     /// <summary>Room for multipart boundaries and headers on top of the file itself.</summary>
     public const long MultipartOverheadBytes = 64 * 1024;
+
+    /// <summary>
+    /// A gzip upload may inflate to this many times Datasets:MaxUploadBytes: CSV exports compress about
+    /// 5-10x, and the cap keeps a gzip bomb from filling memory with rows.
+    /// </summary>
+    public const long DecompressedFactor = 20;
 }

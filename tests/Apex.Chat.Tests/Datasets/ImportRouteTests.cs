@@ -198,6 +198,31 @@ public sealed class ImportRouteTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task A_gzip_upload_that_inflates_beyond_its_limit_is_refused_and_stores_nothing()
+    {
+        await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["Datasets:MaxUploadBytes"] = "4096" });
+        var user = await server.RegisterUserAsync();
+        using var client = server.CreateClient(user);
+        var csv = new StringBuilder("timestamp,model,input_tokens,output_tokens\n");
+        while (csv.Length < 200_000)
+        {
+            csv.Append("2026-11-01T10:00:00Z,gpt-4o,100,10\n");
+        }
+
+        using var packed = new MemoryStream();
+        using (var gzip = new GZipStream(packed, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(csv.ToString()));
+        }
+
+        Assert.True(packed.Length < 4096);
+        using var response = await client.PostAsync("/api/datasets", Multipart(packed.ToArray(), "usage.csv.gz"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("inflates", (await Json(response)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Empty((await Json(await client.GetAsync("/api/datasets"))).GetProperty("items").EnumerateArray());
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_multipart_body_without_its_closing_boundary_is_a_400_and_stores_nothing()
     {
         var user = await _server.RegisterUserAsync();

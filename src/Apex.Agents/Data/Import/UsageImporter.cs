@@ -30,14 +30,22 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
     private static readonly IUsageFormat Otel = new OtelGenAiFormat();
     private static readonly string[] ApexRequired = ["timestamp", "model", "input_tokens", "output_tokens"];
 
-    public async Task<UsageParseResult> ImportAsync(Stream input, IReadOnlyDictionary<string, string>? mapping, CancellationToken ct)
+    /// <summary>A compressed upload may inflate to this many bytes unless the caller says otherwise.</summary>
+    public const long DefaultMaxDecompressedBytes = 1L << 30;
+
+    /// <summary>
+    /// Reads the upload. <paramref name="maxDecompressedBytes"/> bounds what a gzip upload may inflate to;
+    /// beyond it a <see cref="DecompressedTooLargeException"/> stops the read (nothing is returned to store).
+    /// </summary>
+    public async Task<UsageParseResult> ImportAsync(Stream input, IReadOnlyDictionary<string, string>? mapping, CancellationToken ct,
+        long maxDecompressedBytes = DefaultMaxDecompressedBytes)
     {
         var head = new byte[PeekBytes];
         var read = await input.ReadAtLeastAsync(head, 2, throwOnEndOfStream: false, ct);
         Stream stream = new PrefixedStream(head.AsMemory(0, read), input);
         if (read >= 2 && head[0] == 0x1F && head[1] == 0x8B)
         {
-            stream = new GZipStream(stream, CompressionMode.Decompress);
+            stream = new LimitedReadStream(new GZipStream(stream, CompressionMode.Decompress), maxDecompressedBytes);
         }
 
         // Enough of the (decompressed) text to recognise the container and the header.
