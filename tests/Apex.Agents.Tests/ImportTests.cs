@@ -267,6 +267,26 @@ public sealed class ImportTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task A_truncated_gzip_upload_is_refused_not_stored_in_part()
+    {
+        var csv = new StringBuilder("timestamp,model,input_tokens,output_tokens\n");
+        for (var i = 0; i < 50_000; i++)
+        {
+            csv.Append(FormattableString.Invariant($"2026-11-01T10:00:00Z,gpt-4o,{i},10\n"));
+        }
+
+        using var packed = new MemoryStream();
+        await using (var gzip = new GZipStream(packed, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gzip.WriteAsync(Encoding.UTF8.GetBytes(csv.ToString()));
+        }
+
+        var (parsed, _) = await ImportBytesAsync(packed.ToArray()[..(int)(packed.Length * 2 / 3)]);
+        Assert.NotNull(parsed.Error);
+        Assert.Empty(parsed.Chunks);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_file_cost_three_times_the_catalog_price_is_flagged_and_the_files_figure_used()
     {
         // 1,000 gpt-4o input and 100 output tokens cost $0.0035 at catalog prices; the file says $0.035 (10x). gpt-4o-mini at 2x its price is not flagged.

@@ -65,8 +65,16 @@ public sealed class DecompressedTooLargeException(long limit)
     public long Limit { get; } = limit;
 }
 
-/// <summary>Reads at most <paramref name="limit"/> bytes from <paramref name="inner"/>, then refuses the rest.</summary>
-internal sealed class LimitedReadStream(Stream inner, long limit) : Stream
+/// <summary>Thrown when a gzip upload ends before its end: its rows are not stored in part.</summary>
+public sealed class TruncatedGzipException()
+    : IOException("The gzip file is incomplete: it inflates to fewer bytes than its trailer records.");
+
+/// <summary>
+/// Reads at most <paramref name="limit"/> bytes from <paramref name="inner"/>, then refuses the rest; at
+/// the end, when <paramref name="expectedSize"/> (the gzip trailer's ISIZE, the inflated size mod 2^32)
+/// is known, a shorter read means the file was cut off.
+/// </summary>
+internal sealed class LimitedReadStream(Stream inner, long limit, uint? expectedSize = null) : Stream
 {
     private long _read;
 
@@ -89,7 +97,17 @@ internal sealed class LimitedReadStream(Stream inner, long limit) : Stream
     private int Count(int n)
     {
         _read += n;
-        return _read > limit ? throw new DecompressedTooLargeException(limit) : n;
+        if (_read > limit)
+        {
+            throw new DecompressedTooLargeException(limit);
+        }
+
+        if (n == 0 && expectedSize is { } expected && (uint)_read != expected)
+        {
+            throw new TruncatedGzipException();
+        }
+
+        return n;
     }
 
     public override void Flush()

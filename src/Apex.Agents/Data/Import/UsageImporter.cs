@@ -45,7 +45,19 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
         Stream stream = new PrefixedStream(head.AsMemory(0, read), input);
         if (read >= 2 && head[0] == 0x1F && head[1] == 0x8B)
         {
-            stream = new LimitedReadStream(new GZipStream(stream, CompressionMode.Decompress), maxDecompressedBytes);
+            // The trailer's ISIZE tells a cut-off file from a whole one (GZipStream just stops early).
+            uint? size = null;
+            if (input.CanSeek && input.Length >= 18)
+            {
+                var position = input.Position;
+                var trailer = new byte[4];
+                input.Seek(-4, SeekOrigin.End);
+                await input.ReadExactlyAsync(trailer, ct);
+                input.Position = position;
+                size = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+            }
+
+            stream = new LimitedReadStream(new GZipStream(stream, CompressionMode.Decompress), maxDecompressedBytes, size);
         }
 
         // Enough of the (decompressed) text to recognise the container and the header.
@@ -58,6 +70,10 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
         catch (InvalidDataException)
         {
             return Refuse([], "The file looks gzip-compressed but cannot be decompressed.");
+        }
+        catch (TruncatedGzipException e)
+        {
+            return Refuse([], e.Message + " Upload the whole file.");
         }
 
         var peek = buffer.AsMemory(0, n);
@@ -72,6 +88,18 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
             return Refuse([], "The file is not text: upload a CSV, JSON Lines or JSON usage export (gzip-compressed or not).");
         }
 
+        try
+        {
+            return await ReadAsync(body, peek, mapping, ct);
+        }
+        catch (TruncatedGzipException e)
+        {
+            return Refuse([], e.Message + " Upload the whole file.");
+        }
+    }
+
+    private async Task<UsageParseResult> ReadAsync(Stream body, ReadOnlyMemory<byte> peek, IReadOnlyDictionary<string, string>? mapping, CancellationToken ct)
+    {
         var first = FirstChar(peek.Span);
         if (first == '[' || (first == '{' && IsWholeDocument(peek.Span)))
         {
