@@ -228,6 +228,9 @@ public sealed partial class PriceCatalog
     /// <summary>Recommendation candidates: overlay models that are current (no successor), plus operator entries with a tier.</summary>
     public IReadOnlyList<ModelPrice> Models { get; private set; }
 
+    /// <summary>Which genai-prices snapshot prices this catalog, e.g. "genai-prices 47df840 of 2026-08-21"; null without one.</summary>
+    public string? DataSource => _overlay is null ? null : $"genai-prices {_overlay.GenAiPrices.Commit[..7]} of {_overlay.GenAiPrices.Date} ({_overlay.GenAiPrices.Source}, MIT)";
+
     /// <summary>The genai-prices data behind this catalog; null for a catalog of explicit entries.</summary>
     public GenAiPriceData? Data => _data;
 
