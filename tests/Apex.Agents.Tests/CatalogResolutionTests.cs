@@ -1,4 +1,6 @@
+using Apex.Agents.Analysis;
 using Apex.Agents.Catalog;
+using Apex.Agents.Data;
 
 namespace Apex.Agents.Tests;
 
@@ -283,6 +285,52 @@ public sealed class CatalogResolutionTests
             Assert.Same(r.Price, Assert.Single(catalog.Models, m => m.Id == "claude-sonnet-4-5"));
             Assert.Same(r.Price, catalog.Find("anthropic/claude-sonnet-4.5"));
             Assert.EndsWith("+acme-2026-11", catalog.Version, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_priced_model_of_unknown_quality_gets_no_switch_and_is_never_a_target()
+    {
+        await Task.Yield();
+        var columns = new UsageColumns();
+        foreach (var model in new[] { "mistral-small-latest", "gpt-4o-2024-08-06" })
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                columns.Add(new UsageRow
+                {
+                    TimestampMs = 1_790_000_000_000 + i, Model = model, Feature = "faq", UserTier = "", InputTokens = 2_000, OutputTokens = 300,
+                    LatencyMs = 800, CostUsd = Catalog.Find(model)!.CostOf(2_000, 0, 300),
+                });
+            }
+        }
+
+        var analyzer = new UsageAnalyzer(UsageTable.FromColumns(columns, Catalog), Catalog, new AnalysisOptions());
+        var groups = analyzer.RecommendModels(allowTierDrop: true, CancellationToken.None).Groups;
+        Assert.Empty(Assert.Single(groups, g => g.Model == "mistral-small-latest").Candidates);
+        var gpt = Assert.Single(groups, g => g.Model == "gpt-4o");
+        Assert.NotEmpty(gpt.Candidates);
+        Assert.All(gpt.Candidates, c => Assert.True(c.QualityTier >= 2 && Catalog.Models.Any(m => m.Id == c.Model), c.Model));
+        Assert.Equal("openai", gpt.Candidates[0].Provider);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task An_operator_entry_named_like_a_genai_prices_model_prices_it_under_every_name()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"apex-catalog-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(path, """
+            {"version":"acme-1","models":[
+              {"id":"mistral-small-latest","provider":"mistral","input_per_million":0.05,"output_per_million":0.15,"cached_input_per_million":0.05,"batch_discount":0,"context_window":32000,"quality_tier":1,"price_date":"2026-11-01","source":"https://example.com/contract"}]}
+            """);
+        try
+        {
+            var catalog = PriceCatalog.Load(new CatalogOptions { File = path }, Today);
+            Assert.Equal(0.05m, catalog.Find("mistral-small-latest")!.InputPerMillion);
+            Assert.Equal(0.05m, catalog.Find("mistral/mistral-small-latest")!.InputPerMillion);
         }
         finally
         {

@@ -558,7 +558,9 @@ public sealed partial class PriceCatalog
             return null;
         }
 
-        var entry = _byGenAi.TryGetValue((p.Id, g.Id), out var overlay) ? overlay : _derived.GetOrAdd((p.Id, g.Id), _ => Build(p, g, null));
+        var entry = _byGenAi.TryGetValue((p.Id, g.Id), out var overlay) ? overlay
+            : _byName.TryGetValue(g.Id, out var named) && _overrideSource.ContainsKey(named.Id) ? named // an operator entry named like the genai-prices model
+            : _derived.GetOrAdd((p.Id, g.Id), _ => Build(p, g, null));
         var s = new List<string>(steps);
         if (clause is not null)
         {
