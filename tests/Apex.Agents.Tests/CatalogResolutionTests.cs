@@ -24,6 +24,8 @@ public sealed class CatalogResolutionTests
     [Theory(Timeout = 30_000)]
     [InlineData("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "aws", "regional.anthropic.claude-3-5-sonnet-20241022-v2:0", 3.0, 15.0, 0.3, 3.75)]
     [InlineData("anthropic/claude-3.5-sonnet", "anthropic", "claude-3-5-sonnet", 3.0, 15.0, 0.3, 3.75)]
+    [InlineData("global.anthropic.claude-sonnet-5-v1:0", "aws", "global.anthropic.claude-sonnet-5-v1:0", 3.0, 15.0, 0.3, 3.75)]
+    [InlineData("eu.anthropic.claude-sonnet-5-v1:0", "aws", "regional.anthropic.claude-sonnet-5-v1:0", 3.3, 16.5, 0.33, 4.125)]
     [InlineData("claude-3-5-sonnet-20241022", "anthropic", "claude-3-5-sonnet", 3.0, 15.0, 0.3, 3.75)]
     [InlineData("gpt-4o-2024-08-06", "openai", "gpt-4o", 2.5, 10.0, 1.25, null)]
     [InlineData("openai/gpt-4o", "openai", "gpt-4o", 2.5, 10.0, 1.25, null)]
@@ -303,8 +305,14 @@ public sealed class CatalogResolutionTests
             {
                 columns.Add(new UsageRow
                 {
-                    TimestampMs = 1_790_000_000_000 + i, Model = model, Feature = "faq", UserTier = "", InputTokens = 2_000, OutputTokens = 300,
-                    LatencyMs = 800, CostUsd = Catalog.Find(model)!.CostOf(2_000, 0, 300),
+                    TimestampMs = 1_790_000_000_000 + i,
+                    Model = model,
+                    Feature = "faq",
+                    UserTier = "",
+                    InputTokens = 2_000,
+                    OutputTokens = 300,
+                    LatencyMs = 800,
+                    CostUsd = Catalog.Find(model)!.CostOf(2_000, 0, 300),
                 });
             }
         }

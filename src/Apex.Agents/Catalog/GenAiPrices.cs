@@ -273,7 +273,7 @@ public sealed class GenAiModel
             {
                 note = $"time-of-day price {from:HH\\:mm}-{until:HH\\:mm} UTC taken as the list price (outside that window the provider charges {Prices[0].Prices.Describe()})";
             }
-            else if (c.StartDate is { } since)
+            else if (c.StartDate is { } since && i > 0)
             {
                 note = $"price in force since {since:yyyy-MM-dd} (before: {Prices[0].Prices.Describe()})";
             }

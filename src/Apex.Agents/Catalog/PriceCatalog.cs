@@ -398,7 +398,11 @@ public sealed partial class PriceCatalog
 
     private CatalogResolution Describe(ModelPrice m, List<string> steps) => new()
     {
-        Name = m.Id, Price = m, Steps = steps, Candidate = _candidates.Contains(m), Override = _overrideSource.GetValueOrDefault(m.Id),
+        Name = m.Id,
+        Price = m,
+        Steps = steps,
+        Candidate = _candidates.Contains(m),
+        Override = _overrideSource.GetValueOrDefault(m.Id),
     };
 
     private CatalogResolution? Resolve(string name)
@@ -569,8 +573,17 @@ public sealed partial class PriceCatalog
 
         return new CatalogResolution
         {
-            Name = name, Price = entry, Steps = s, GenAiProvider = p.Id, GenAiProviderName = p.Name, GenAiModel = g.Id, GenAiModelName = g.Name,
-            Rule = clause?.Describe(), PriceNote = note, Deprecated = g.Deprecated, Candidate = _candidates.Contains(entry),
+            Name = name,
+            Price = entry,
+            Steps = s,
+            GenAiProvider = p.Id,
+            GenAiProviderName = p.Name,
+            GenAiModel = g.Id,
+            GenAiModelName = g.Name,
+            Rule = clause?.Describe(),
+            PriceNote = note,
+            Deprecated = g.Deprecated,
+            Candidate = _candidates.Contains(entry),
             Override = _overrideSource.GetValueOrDefault(entry.Id),
         };
     }
@@ -680,11 +693,19 @@ public sealed partial class PriceCatalog
 
             entry = new ModelPrice
             {
-                Id = key, Provider = o.Provider!, InputPerMillion = o.InputPerMillion!.Value, OutputPerMillion = o.OutputPerMillion!.Value,
-                CachedInputPerMillion = o.CachedInputPerMillion ?? o.InputPerMillion!.Value, CacheWritePerMillion = o.CacheWritePerMillion,
-                BatchDiscount = o.BatchDiscount ?? 0, ContextWindow = o.ContextWindow ?? 0, QualityTier = o.QualityTier ?? 0,
-                Reasoning = o.Reasoning ?? false, Successor = o.Successor,
-                PriceDate = _today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), Source = source,
+                Id = key,
+                Provider = o.Provider!,
+                InputPerMillion = o.InputPerMillion!.Value,
+                OutputPerMillion = o.OutputPerMillion!.Value,
+                CachedInputPerMillion = o.CachedInputPerMillion ?? o.InputPerMillion!.Value,
+                CacheWritePerMillion = o.CacheWritePerMillion,
+                BatchDiscount = o.BatchDiscount ?? 0,
+                ContextWindow = o.ContextWindow ?? 0,
+                QualityTier = o.QualityTier ?? 0,
+                Reasoning = o.Reasoning ?? false,
+                Successor = o.Successor,
+                PriceDate = _today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                Source = source,
             };
         }
         else
