@@ -36,6 +36,7 @@ public sealed class CatalogResolutionTests
     [InlineData("azure/o4-mini", "azure", "o4-mini", 1.1, 4.4, 0.28, null)]
     [InlineData("azure/gpt-4o", "openai", "gpt-4o", 2.5, 10.0, 1.25, null)]
     [InlineData("gpt-35-turbo", "openai", "gpt-3.5-turbo", 0.5, 1.5, 0.5, null)]
+    [InlineData("text-embedding-3-small", "openai", "text-embedding-3-small", 0.02, 0.0, 0.02, null)]
     // OpenRouter lists no cache prices for it: reads bill as input, writes as input.
     [InlineData("openrouter/anthropic/claude-3.5-sonnet", "openrouter", "anthropic/claude-3.5-sonnet", 3.0, 15.0, 3.0, null)]
     [InlineData("claude-haiku-4-5-20251001", "anthropic", "claude-haiku-4-5", 1.0, 5.0, 0.1, 1.25)]

@@ -501,7 +501,7 @@ public sealed partial class PriceCatalog
         return undated.Length != lower.Length ? Generic(undated, [.. steps, $"date suffix dropped: '{undated}'"]) : null;
     }
 
-    /// <summary>A name without a provider: the origin provider (whose model_match claims it) first, then any provider, resellers last.</summary>
+    /// <summary>A name without a provider: the origin provider (whose model_match claims it) first, then any provider with a matching model.</summary>
     private CatalogResolution? Generic(string name, List<string> steps)
     {
         var data = _data!;
@@ -517,7 +517,8 @@ public sealed partial class PriceCatalog
             }
         }
 
-        foreach (var p in data.Providers.OrderBy(p => Resellers.Any(r => p.Id.StartsWith(r, StringComparison.Ordinal))))
+        // Model makers (providers with a model_match) before hosts, resellers last; data order within each.
+        foreach (var p in data.Providers.OrderBy(p => Resellers.Any(r => p.Id.StartsWith(r, StringComparison.Ordinal)) ? 2 : p.ModelMatch is null ? 1 : 0))
         {
             if (p.FindModel(name) is var (m, c))
             {
