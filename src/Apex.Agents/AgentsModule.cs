@@ -15,7 +15,8 @@ public static class AgentsModule
     public static IServiceCollection AddApexAgents(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<AgentOptions>().Bind(configuration.GetSection(AgentOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<CatalogOptions>().Bind(configuration.GetSection(CatalogOptions.Section));
+        services.AddOptions<CatalogOptions>().Bind(configuration.GetSection(CatalogOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CatalogOptions>, CatalogOptionsValidator>();
         services.AddSingleton(sp => PriceCatalog.Load(sp.GetRequiredService<IOptions<CatalogOptions>>().Value));
         services.AddSingleton<ToolSet>();
         services.TryAddSingleton(TimeProvider.System);

@@ -8,5 +8,6 @@ root.Subcommands.Add(CheckConfigCommand.Create());
 root.Subcommands.Add(UserCommands.Create());
 root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
+root.Subcommands.Add(CatalogCommand.Create());
 
 return await root.Parse(args).InvokeAsync();

@@ -493,6 +493,12 @@ public sealed partial class UsageAnalyzer
 
     private List<CandidateModel> Candidates(ModelPrice current, ModelGroupAccumulator g, bool allowTierDrop)
     {
+        if (current.QualityTier == 0)
+        {
+            // Priced, but of unknown quality (not in the catalog's overlay): no switch can keep quality.
+            return [];
+        }
+
         var minTier = allowTierDrop ? current.QualityTier - 1 : current.QualityTier;
         var eligible = _catalog.Models
             .Where(m => !ReferenceEquals(m, current) && m.QualityTier >= minTier && m.ContextWindow >= g.MaxContext)
