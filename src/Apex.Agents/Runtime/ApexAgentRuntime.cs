@@ -183,6 +183,20 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                     {
                         noUpload = !await ResolveDatasetAsync(ct);
                     }
+                    else if (f.Intent == RequestIntent.OffTopic && (request.DatasetId is not null || request.LastReport is not null))
+                    {
+                        // "Explain recommendation 3" or "Exclude report-gen" name no AI-usage word; in a thread
+                        // about data they are follow-ups all the same.
+                        await ResolveDatasetAsync(ct);
+                        if (Context.FollowUp is null)
+                        {
+                            (Context.Dataset, Context.Table, Context.Analyzer, Context.LastReport) = (null, null, null, null);
+                        }
+                        else
+                        {
+                            f = Context.Facts = f with { Intent = RequestIntent.Analysis, Focus = ["cost"] };
+                        }
+                    }
 
                     Think(Triage, Describe(f, Context.Dataset), 0.15);
                     if (Context.FollowUp is { } followUp)
