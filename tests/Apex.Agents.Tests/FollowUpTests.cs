@@ -433,6 +433,24 @@ public sealed class ThreadFollowUpTests
         Assert.Contains("latest upload, **november.csv**", TestSupport.Answer(events), StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task Estimates_price_a_reasoning_model_with_its_reasoning_output_and_name_retired_models()
+    {
+        var runtime = TestSupport.Runtime(new InMemoryUsageDataSource(), HandData.Catalog());
+        var events = await TestSupport.CollectAsync(runtime, TestSupport.Request("We spend $5,000/month on big-4 for customer support, 2M requests."));
+        var report = TestSupport.Report(events);
+        var rec = report.GetProperty("recommendations")[0];
+        Assert.Equal("Move customer support from big-4 to think-3", rec.GetProperty("title").GetString());
+        // Assumed mix 1,000 in / 300 out: big-4 $0.019 a call; think-3 with 2 x 300 reasoning tokens $0.011, not $0.005.
+        Assert.Equal(Math.Round(5000m * (1 - 11m / 19m), 2), rec.GetProperty("monthly_savings_usd").GetDecimal());
+        Assert.Contains(report.GetProperty("assumptions").EnumerateArray(), a => a.GetString()!.Contains("think-3 is a reasoning model", StringComparison.Ordinal));
+
+        var retired = await TestSupport.CollectAsync(runtime, TestSupport.Request("We spend $2,000/month on old-1 for summaries."));
+        var note = Assert.Single(TestSupport.Report(retired).GetProperty("notes").EnumerateArray()).GetString()!;
+        Assert.StartsWith("old-1 is retired; its successor big-4 lists at $10 input / $30 output", note, StringComparison.Ordinal);
+        Assert.Contains(note, TestSupport.Answer(retired), StringComparison.Ordinal);
+    }
+
     internal static AgentRunRequest Request(string text, string datasetId, JsonElement lastReport) =>
         TestSupport.Request(text, datasetId) with { LastReport = lastReport, LastReportRunId = "run_previous" };
 }

@@ -414,7 +414,6 @@ public static class FollowUps
     /// <summary>Retired models in use, each named with its successor and the successor's list prices.</summary>
     public static List<string> RetiredNotes(UsageTable t, PriceCatalog catalog)
     {
-        var notes = new List<string>();
         var rows = t.Rows;
         var used = new bool[rows.Strings.Count];
         for (var i = 0; i < rows.Count; i++)
@@ -422,7 +421,14 @@ public static class FollowUps
             used[rows.Model[i]] = true;
         }
 
-        foreach (var m in Enumerable.Range(0, used.Length).Where(s => used[s]).Select(s => t.Prices[s]).OfType<ModelPrice>().Distinct().OrderBy(m => m.Id, StringComparer.Ordinal))
+        return RetiredNotes(Enumerable.Range(0, used.Length).Where(s => used[s]).Select(s => t.Prices[s]).OfType<ModelPrice>(), catalog);
+    }
+
+    /// <summary>Retired models among <paramref name="models"/>, each named with its successor and the successor's list prices.</summary>
+    public static List<string> RetiredNotes(IEnumerable<ModelPrice> models, PriceCatalog catalog)
+    {
+        var notes = new List<string>();
+        foreach (var m in models.Distinct().OrderBy(m => m.Id, StringComparer.Ordinal))
         {
             if (m.Successor is not { } successorId)
             {

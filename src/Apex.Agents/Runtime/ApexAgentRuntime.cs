@@ -353,10 +353,20 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                     };
                 }
 
+                else
+                {
+                    report = report with { Notes = FollowUps.RetiredNotes(facts.Models.Select(_rt._catalog.Find).OfType<ModelPrice>(), _rt._catalog) };
+                }
+
                 report = report with { FollowUps = FollowUpParser.Suggest(report) };
                 Think(Reporter, "Writing the answer from the report's figures.", 0.9);
                 if (provider is not null && FallbackReason is null)
                 {
+                    if (Opening() is { Length: > 0 } opening)
+                    {
+                        Say(Reporter, opening);
+                    }
+
                     await WriteWithModelAsync(provider, report, facts, ct);
                 }
 
@@ -397,9 +407,19 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
         }
 
         /// <summary>What the answer says first about the data it used: the latest upload, a filter.</summary>
-        private string Opening() =>
-            (_usedLatestUpload && Context.Dataset is { } info ? FollowUpWriter.UsedLatestUpload(info) : string.Empty)
-            + (Context.Filter is { } filter ? FollowUpWriter.Filtered(filter) : string.Empty);
+        private string Opening()
+        {
+            if (_openingSaid)
+            {
+                return string.Empty;
+            }
+
+            _openingSaid = true;
+            return (_usedLatestUpload && Context.Dataset is { } info ? FollowUpWriter.UsedLatestUpload(info) : string.Empty)
+                + (Context.Filter is { } filter ? FollowUpWriter.Filtered(filter) : string.Empty);
+        }
+
+        private bool _openingSaid;
 
         /// <summary>
         /// The dataset of the run: the message's or the thread's, else the one the thread's last report
@@ -447,6 +467,18 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
             Context.Table = await UsageTable.LoadAsync(_rt._data, request.UserId, info.Id, info.Rows, _rt._catalog, ct);
             Context.Analyzer = new UsageAnalyzer(Context.Table, _rt._catalog, _rt._options.Analysis);
             Context.FollowUp = FollowUpParser.Parse(request.UserText, Vocabulary(Context.Table, Context.LastReport), _rt._catalog);
+            if (Context.FollowUp is { Tool: not null } && Context.LastReport?.Filters is { } scope)
+            {
+                // A follow-up on a filtered report is about the same rows; a new filter starts from the whole dataset.
+                var (kept, applied) = scope.ToFilter().Apply(Context.Table, _rt._catalog, ct);
+                if (kept.Count > 0)
+                {
+                    Context.Filter = applied;
+                    Context.Analyzer = new UsageAnalyzer(kept, _rt._catalog, _rt._options.Analysis);
+                    Think(Triage, $"The last report covers {applied.Description}; the follow-up uses the same rows.");
+                }
+            }
+
             return true;
         }
 

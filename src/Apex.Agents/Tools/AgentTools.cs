@@ -171,7 +171,7 @@ internal sealed class RecommendModelsTool : IAgentTool
 
         var facts = context.Facts ?? RequestParser.Parse(context.Request.UserText, context.Catalog, false);
         context.FactsSummary ??= FactsEstimator.Summarize(facts, context.Catalog, context.Assumptions);
-        var (result, recommendation) = FactsEstimator.RecommendModels(facts, context.FactsSummary, context.Catalog, allowDrop, context.Assumptions);
+        var (result, recommendation) = FactsEstimator.RecommendModels(facts, context.FactsSummary, context.Catalog, allowDrop, context.Assumptions, context.Options.ReasoningOutputFactor);
         context.FactsModels = result;
         context.FactsRecommendation = recommendation;
         return ValueTask.FromResult<object>(result);
