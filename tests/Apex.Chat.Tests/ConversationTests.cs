@@ -119,8 +119,8 @@ public sealed class ConversationTests : IAsyncLifetime
         Assert.Contains($"save **{Usd(whatIf)}/month**", answer2, StringComparison.Ordinal);
         Assert.Contains($"{Usd(Cents(2 * 0.023 * Month))}/month on its own", answer2, StringComparison.Ordinal);
 
-        // 3. The daily trend of one feature: $0.046 a day, 2 calls.
-        var (_, answer3, final3) = await AskAsync(alice, threadId, "Show me the daily cost trend for faq-bot");
+        // 3. The daily trend of one feature, asked over the WebSocket: $0.046 a day, 2 calls.
+        var (answer3, final3) = await AskOverWebSocketAsync(alice, threadId, "Show me the daily cost trend for faq-bot");
         var result3 = final3.GetProperty("payload").GetProperty("result");
         Assert.Equal("cost_trend", result3.Str("kind"));
         var trend = result3.GetProperty("trend");
@@ -171,11 +171,28 @@ public sealed class ConversationTests : IAsyncLifetime
         var result = final.GetProperty("payload").GetProperty("result");
         Assert.Equal(("cost_trend", datasetId), (result.Str("kind"), result.Str("dataset_id")));
         Assert.Equal(2, result.GetProperty("trend").GetProperty("points").GetArrayLength());
+        Assert.Equal(("all", JsonValueKind.Null), (result.GetProperty("trend").Str("scope"), result.GetProperty("trend").GetProperty("name").ValueKind));
     }
 
     private static JsonElement ReportOf(JsonElement run) => run.TryGetProperty("report", out var r) ? r : Null;
 
     private static readonly JsonElement Null = JsonDocument.Parse("null").RootElement.Clone();
+
+    /// <summary>Sends the message on /ws and reads the run's frames to its terminal event; the streamed answer is the stored one.</summary>
+    private async Task<(string Answer, JsonElement Final)> AskOverWebSocketAsync(ChatUser user, string threadId, string text)
+    {
+        await using var ws = await WsClient.ConnectAsync(_server, user.User.AccessToken);
+        await ws.SendAsync(new { type = "user_message", id = "q", payload = new { text, thread_id = threadId } });
+        var frames = await ws.ReadUntilAsync(f => f.IsTerminal() && f.Str("thread_id") == threadId, RunTimeout);
+        var final = frames[^1];
+        var runFrames = frames.Where(f => f.Str("run_id") == final.Str("run_id")).ToList();
+        ChatTestKit.AssertWellFormedRun(runFrames);
+        var streamed = string.Concat(runFrames.Where(f => f.Type() == "agent_message_delta").Select(f => f.GetProperty("payload").Str("delta")));
+        var (_, messages) = await user.GetAsync($"/api/threads/{threadId}/messages?limit=100");
+        var stored = messages.GetProperty("items").EnumerateArray().Last(m => m.Str("role") == "assistant" && m.Str("run_id") == final.Str("run_id")).Str("content");
+        Assert.Equal(stored, streamed);
+        return (streamed, final);
+    }
 
     private async Task<string> UploadAsync(ChatUser user)
     {

@@ -19,6 +19,9 @@ public sealed record TrendResult
 {
     public required string Granularity { get; init; }
     public required string Scope { get; init; }
+
+    /// <summary>The feature or model; null (written as null, contract D) for all traffic.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)]
     public string? Name { get; init; }
     public string? From { get; init; }
     public string? To { get; init; }
