@@ -451,6 +451,24 @@ public sealed class ThreadFollowUpTests
         Assert.Contains(note, TestSupport.Answer(retired), StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task A_newer_upload_named_in_the_message_replaces_the_last_reports_data()
+    {
+        var catalog = HandData.Catalog();
+        var data = new InMemoryUsageDataSource();
+        var first = data.Add("usr_a", TestSupport.ParseCsv(HandData.Csv, catalog), "october.csv");
+        var runtime = TestSupport.Runtime(data, catalog);
+        var report = TestSupport.Report(await TestSupport.CollectAsync(runtime, TestSupport.Request("Analyse my usage", first)));
+        var second = data.Add("usr_a", TestSupport.ParseCsv("timestamp,model,input_tokens,output_tokens\n2026-11-05T10:00:00Z,big-4,1000,100\n", catalog), "november.csv");
+
+        // No dataset on the message or thread: the report's data answers follow-ups, the newer upload answers "my latest upload".
+        var followUp = await TestSupport.CollectAsync(runtime, TestSupport.Request("Show the daily cost trend") with { LastReport = report });
+        Assert.Equal(first, followUp[^1].Payload.GetProperty("result").GetProperty("dataset_id").GetString());
+        var latest = await TestSupport.CollectAsync(runtime, TestSupport.Request("Analyse the file I just uploaded") with { LastReport = report });
+        Assert.Equal(second, TestSupport.Report(latest).GetProperty("dataset_id").GetString());
+        Assert.Contains("latest upload, **november.csv**", TestSupport.Answer(latest), StringComparison.Ordinal);
+    }
+
     internal static AgentRunRequest Request(string text, string datasetId, JsonElement lastReport) =>
         TestSupport.Request(text, datasetId) with { LastReport = lastReport, LastReportRunId = "run_previous" };
 }

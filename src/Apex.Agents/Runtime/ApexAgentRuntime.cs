@@ -443,17 +443,23 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                 Context.Dataset = await _rt._data.GetInfoAsync(request.UserId, reportDataset, ct);
             }
 
-            if (Context.Dataset is null && RequestParser.RefersToUpload(request.UserText))
+            if (request.DatasetId is null && RequestParser.RefersToUpload(request.UserText))
             {
-                Context.Dataset = await _rt._data.LatestAsync(request.UserId, ct);
-                if (Context.Dataset is null)
+                // Nothing attached, and the message is about an upload: the latest one, unless the thread's
+                // last report is already about it (or about a newer one).
+                var latest = await _rt._data.LatestAsync(request.UserId, ct);
+                if (latest is null && Context.Dataset is null)
                 {
                     Think(Triage, "The message refers to an uploaded file, but there is no upload on this account.");
                     return false;
                 }
 
-                _usedLatestUpload = true;
-                Think(Triage, $"No file is attached to the conversation; the message refers to an upload, so I use the latest one: {Context.Dataset.Name}.");
+                if (latest is not null && (Context.Dataset is null || (latest.Id != Context.Dataset.Id && latest.CreatedAt >= Context.Dataset.CreatedAt)))
+                {
+                    Context.Dataset = latest;
+                    _usedLatestUpload = true;
+                    Think(Triage, $"No file is attached to the conversation; the message refers to an upload, so I use the latest one: {latest.Name}.");
+                }
             }
 
             if (Context.Dataset is not { } info)
