@@ -261,7 +261,7 @@ public sealed class FollowUpToolTests
         var support = a.Models!.Groups.Single(g => g.Feature == "support-chat");
         Assert.Equal("think-3", support.Best!.Model);
         Assert.Equal(8 * (1000 * 2 + 1500 * 10) / 1e6, support.Best.CostUsd, 9);
-        Assert.True(a.ReasoningPriced);
+        Assert.True(a.ReasoningOffered);
         Assert.False(a.Reasoning.Observed);
         Assert.Contains("2 reasoning tokens per visible output token", a.Reasoning.Assumption, StringComparison.Ordinal);
         Assert.Contains("reasoning output", plan[2].Rationale, StringComparison.Ordinal);

@@ -52,16 +52,12 @@ public sealed partial class UsageAnalyzer
     /// <summary>Reasoning output per visible output token, measured once per table.</summary>
     public ReasoningEstimate Reasoning => _reasoning ??= ReasoningEstimate.Measure(_t, _options);
 
-    /// <summary>Set when a reasoning model was priced as a replacement for a non-reasoning one.</summary>
-    public bool ReasoningPriced { get; private set; }
+    /// <summary>
+    /// True when a reasoning model is among the cheaper candidates of a non-reasoning group: the report
+    /// then states how its reasoning output was counted.
+    /// </summary>
+    public bool ReasoningOffered => Models?.Groups.Any(g => g.Candidates.Any(c =>
+        _catalog.Find(c.Model) is { } candidate && ReasoningEstimate.AddsReasoning(_catalog.Find(g.Model), candidate))) == true;
 
-    private long BilledOutput(ModelPrice current, ModelPrice candidate, long output)
-    {
-        if (ReasoningEstimate.AddsReasoning(current, candidate))
-        {
-            ReasoningPriced = true;
-        }
-
-        return Reasoning.BilledOutput(current, candidate, output);
-    }
+    private long BilledOutput(ModelPrice current, ModelPrice candidate, long output) => Reasoning.BilledOutput(current, candidate, output);
 }

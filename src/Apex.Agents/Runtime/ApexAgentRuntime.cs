@@ -333,7 +333,7 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                     assumptions.Add($"The configured model provider failed ({FallbackReason}); the built-in planner completed the analysis and wrote the answer.");
                 }
 
-                if (Context.Analyzer is { ReasoningPriced: true } priced)
+                if (Context.Analyzer is { ReasoningOffered: true } priced)
                 {
                     assumptions.Add(priced.Reasoning.Assumption);
                 }
