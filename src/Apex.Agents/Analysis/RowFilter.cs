@@ -25,13 +25,13 @@ public sealed record RowFilter
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsEmpty => ExcludeFeatures.Count == 0 && OnlyFeatures.Count == 0 && ExcludeModels.Count == 0 && OnlyModels.Count == 0 && From is null && To is null;
 
-    /// <summary>The filter in words, e.g. "without report-gen, from 2026-11-03".</summary>
+    /// <summary>The filter in words, e.g. "without report-gen, from 2026-11-03" or "with only gpt-4o traffic".</summary>
     public string Describe()
     {
         var parts = new List<string>();
-        if (OnlyFeatures.Count > 0) parts.Add($"only {string.Join(", ", OnlyFeatures)}");
+        if (OnlyFeatures.Count > 0) parts.Add($"with only {string.Join(", ", OnlyFeatures)}");
         if (ExcludeFeatures.Count > 0) parts.Add($"without {string.Join(", ", ExcludeFeatures)}");
-        if (OnlyModels.Count > 0) parts.Add($"only {string.Join(", ", OnlyModels)} traffic");
+        if (OnlyModels.Count > 0) parts.Add($"with only {string.Join(", ", OnlyModels)} traffic");
         if (ExcludeModels.Count > 0) parts.Add($"without {string.Join(", ", ExcludeModels)} traffic");
         if (From is not null && To is not null) parts.Add(From == To ? $"on {From}" : $"from {From} to {To}");
         else if (From is not null) parts.Add($"from {From}");

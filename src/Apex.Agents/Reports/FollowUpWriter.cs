@@ -212,7 +212,7 @@ public static class FollowUpWriter
 
     /// <summary>The sentence that opens the answer of a filtered analysis.</summary>
     public static string Filtered(AppliedFilter f) =>
-        string.Create(Inv, $"This analysis covers {f.Description}: {f.CallsKept:N0} calls kept, {f.CallsRemoved:N0} left out ({Usd(f.CostRemovedUsd)} of the data's cost).\n\n");
+        string.Create(Inv, $"Your data {f.Description}: {f.CallsKept:N0} calls kept, {f.CallsRemoved:N0} left out ({Usd(f.CostRemovedUsd)} of the data's cost).\n\n");
 
     private static void AppendAssumptions(StringBuilder text, IReadOnlyList<string> assumptions)
     {
