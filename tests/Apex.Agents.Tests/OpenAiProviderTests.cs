@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Apex.Agents.Data;
 using Apex.Agents.Runtime;
+using Apex.Agents.Tools;
 using Apex.Contracts;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -93,6 +94,48 @@ public sealed class OpenAiProviderTests
         AssertNoKey(events, logs);
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task A_follow_up_gives_the_model_the_thread_and_the_last_report_and_its_tool_calls_reach_the_same_tools()
+    {
+        // The thread so far: the built-in planner's analysis of the dataset.
+        var data = new InMemoryUsageDataSource();
+        var id = data.Add("usr_a", TestSupport.ParseCsv(Csv));
+        var first = await TestSupport.CollectAsync(TestSupport.Runtime(data), TestSupport.Request("Analyse my usage", id));
+        var report = TestSupport.Report(first);
+        var firstId = report.GetProperty("recommendations")[0].GetProperty("id").GetString()!;
+        var history = new List<ChatTurn> { new("user", "Analyse my usage"), new("assistant", TestSupport.Answer(first)) };
+
+        await using var server = await FakeOpenAi.StartAsync(Mode.Normal);
+        var request = TestSupport.Request("What if we only did recommendation 1?", id) with
+        {
+            History = history, LastReport = report, LastReportRunId = "run_first",
+        };
+        var (events, logs) = await RunAsync(server, data, request, timeoutSeconds: 10);
+        TestSupport.AssertWellFormedRun(events);
+
+        // The model saw the earlier messages and the last report, and was offered the follow-up tools.
+        Assert.Contains(server.Bodies, b => b.Contains("Analyse my usage", StringComparison.Ordinal) && b.Contains(firstId, StringComparison.Ordinal)
+            && b.Contains("run_first", StringComparison.Ordinal) && b.Contains("\"assistant\"", StringComparison.Ordinal));
+        foreach (var tool in FollowUpTools.Names)
+        {
+            Assert.Contains(tool, server.OfferedTools);
+        }
+
+        // Its calls ran the real tools (one event pair each); the what-if result went back to it and answers the question.
+        var called = TestSupport.ToolsCalled(events);
+        Assert.Single(called, c => c == "what_if");
+        Assert.DoesNotContain("summarize_usage", called);
+        var whatIf = events.Single(e => e.Type == EventTypes.ToolCompleted && e.Payload.GetProperty("tool_name").GetString() == "what_if").Payload;
+        Assert.True(whatIf.GetProperty("ok").GetBoolean());
+        Assert.Equal(firstId, whatIf.GetProperty("result").GetProperty("recommendation_ids")[0].GetString());
+        Assert.Contains(server.ToolResultsSeen, r => r.Contains("full_plan_monthly_savings_usd", StringComparison.Ordinal));
+        var result = events[^1].Payload.GetProperty("result");
+        Assert.Equal(("follow_up", "what_if", "openai"), (result.GetProperty("intent").GetString(), result.GetProperty("kind").GetString(), result.GetProperty("provider").GetString()));
+        var monthly = whatIf.GetProperty("result").GetProperty("monthly_savings_usd").GetDecimal();
+        Assert.Contains($"${monthly:N2}/month", TestSupport.Answer(events), StringComparison.Ordinal);
+        AssertNoKey(events, logs);
+    }
+
     private static void AssertNoKey(List<AgentEvent> events, ConcurrentQueue<string> logs)
     {
         Assert.All(events, e => Assert.DoesNotContain(ApiKey, e.Payload.GetRawText(), StringComparison.Ordinal));
@@ -100,6 +143,13 @@ public sealed class OpenAiProviderTests
     }
 
     private static async Task<(List<AgentEvent> Events, ConcurrentQueue<string> Logs)> RunAsync(FakeOpenAi server, string text, int timeoutSeconds)
+    {
+        var data = new InMemoryUsageDataSource();
+        var id = data.Add("usr_a", TestSupport.ParseCsv(Csv));
+        return await RunAsync(server, data, TestSupport.Request(text, id), timeoutSeconds);
+    }
+
+    private static async Task<(List<AgentEvent> Events, ConcurrentQueue<string> Logs)> RunAsync(FakeOpenAi server, InMemoryUsageDataSource data, AgentRunRequest request, int timeoutSeconds)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -110,8 +160,6 @@ public sealed class OpenAiProviderTests
             ["Agent:TimeoutSeconds"] = timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }).Build();
         var logs = new ConcurrentQueue<string>();
-        var data = new InMemoryUsageDataSource();
-        var id = data.Add("usr_a", TestSupport.ParseCsv(Csv));
         var services = new ServiceCollection()
             .AddLogging(b => b.AddProvider(new ListLoggerProvider(logs)).SetMinimumLevel(LogLevel.Trace))
             .AddSingleton<IUsageDataSource>(data)
@@ -119,7 +167,7 @@ public sealed class OpenAiProviderTests
             .BuildServiceProvider();
         await using var _ = services;
         var runtime = services.GetRequiredService<IAgentRuntime>();
-        return (await TestSupport.CollectAsync(runtime, TestSupport.Request(text, id)), logs);
+        return (await TestSupport.CollectAsync(runtime, request), logs);
     }
 
     private sealed class ListLoggerProvider(ConcurrentQueue<string> logs) : ILoggerProvider
@@ -155,6 +203,9 @@ public sealed class OpenAiProviderTests
         public ConcurrentBag<string> ToolResultsSeen { get; } = [];
         public ConcurrentBag<string> Authorizations { get; } = [];
 
+        /// <summary>Every request body as received.</summary>
+        public ConcurrentQueue<string> Bodies { get; } = new();
+
         public static async Task<FakeOpenAi> StartAsync(Mode mode)
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -173,6 +224,7 @@ public sealed class OpenAiProviderTests
             Interlocked.Increment(ref _requests);
             Authorizations.Add(http.Request.Headers.Authorization.ToString());
             var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
+            Bodies.Enqueue(body.ToJsonString());
             if (mode == Mode.Fails)
             {
                 http.Response.StatusCode = 500;

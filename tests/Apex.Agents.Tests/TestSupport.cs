@@ -34,6 +34,10 @@ internal sealed class InMemoryUsageDataSource : IUsageDataSource
 
     public Task<bool> ExistsAsync(string userId, string datasetId, CancellationToken ct) => Task.FromResult(_sets.ContainsKey((userId, datasetId)));
 
+    public Task<UsageDatasetInfo?> LatestAsync(string userId, CancellationToken ct) =>
+        Task.FromResult(_sets.Where(kv => kv.Key.User == userId).Select(kv => kv.Value.Info)
+            .OrderByDescending(i => i.CreatedAt).ThenByDescending(i => i.Id, StringComparer.Ordinal).FirstOrDefault());
+
     public Task<UsageDatasetInfo?> GetInfoAsync(string userId, string datasetId, CancellationToken ct) =>
         Task.FromResult(_sets.TryGetValue((userId, datasetId), out var set) ? set.Info : null);
 

@@ -32,8 +32,10 @@ public static class SavingsPlanner
     /// <summary>A change is listed when it saves at least a cent a month.</summary>
     private const double MinimumMonthlySavingsUsd = 0.005;
 
-    public static IReadOnlyList<PlannedRecommendation> Plan(UsageAnalyzer a, CancellationToken ct)
+    /// <param name="include">Recommendation ids to apply (a what-if); null applies every one.</param>
+    public static IReadOnlyList<PlannedRecommendation> Plan(UsageAnalyzer a, CancellationToken ct, Func<string, bool>? include = null)
     {
+        include ??= static _ => true;
         var t = a.Table;
         var rows = t.Rows;
         var n = rows.Count;
@@ -49,7 +51,7 @@ public static class SavingsPlanner
         var plan = new List<PlannedRecommendation>();
 
         // 1. Exact repeats.
-        if (a.RepeatMarks is { } repeats && a.Repeats is { } rep)
+        if (a.RepeatMarks is { } repeats && a.Repeats is { } rep && include("cache-exact-repeats"))
         {
             var saved = 0d;
             for (var i = 0; i < n; i++)
@@ -81,7 +83,7 @@ public static class SavingsPlanner
         }
 
         // 2. Failed calls.
-        if (a.Waste is { } waste)
+        if (a.Waste is { } waste && include("fix-failed-calls"))
         {
             var saved = 0d;
             for (var i = 0; i < n; i++)
@@ -148,13 +150,14 @@ public static class SavingsPlanner
                 }
 
                 rowPair[i] = pair;
-                pairSaved[pair] += remaining[i] - pairs[pair].To.CostOf(rows.Input[i], rows.Cached[i], rows.CacheWrite[i], rows.Output[i], rows.Requests[i]);
+                pairSaved[pair] += remaining[i] - pairs[pair].To.CostOf(rows.Input[i], rows.Cached[i], rows.CacheWrite[i],
+                    a.Reasoning.BilledOutput(price[i], pairs[pair].To, rows.Output[i]), rows.Requests[i]);
             }
 
             var kept = new bool[pairs.Count];
             for (var p = 0; p < pairs.Count; p++)
             {
-                kept[p] = pairSaved[p] * factor >= MinimumMonthlySavingsUsd;
+                kept[p] = pairSaved[p] * factor >= MinimumMonthlySavingsUsd && include(SwitchId(pairs[p].From, pairs[p].To));
             }
 
             for (var i = 0; i < n; i++)
@@ -163,7 +166,7 @@ public static class SavingsPlanner
                 if (pair >= 0 && kept[pair])
                 {
                     var target = pairs[pair].To;
-                    remaining[i] = target.CostOf(rows.Input[i], rows.Cached[i], rows.CacheWrite[i], rows.Output[i], rows.Requests[i]);
+                    remaining[i] = target.CostOf(rows.Input[i], rows.Cached[i], rows.CacheWrite[i], a.Reasoning.BilledOutput(price[i], target, rows.Output[i]), rows.Requests[i]);
                     price[i] = target;
                 }
             }
@@ -180,7 +183,7 @@ public static class SavingsPlanner
                 switchIndex++;
                 plan.Add(new PlannedRecommendation
                 {
-                    Id = $"switch-model-{Slug(from)}-to-{Slug(target.Id)}",
+                    Id = SwitchId(from, target),
                     Category = "model",
                     Title = $"Move {featureText} from {from} to {target.Id}",
                     SavingsUsd = pairSaved[p],
@@ -188,7 +191,10 @@ public static class SavingsPlanner
                     Risk = tierDrop ? "medium" : "low",
                     Confidence = "medium",
                     Week = switchIndex == 1 ? 2 : 3,
-                    Rationale = $"{target.Id} is {(tierDrop ? "one quality tier below" : "in the same quality tier as")} {from} and prices the same tokens {Percent(groupSaving / Math.Max(groupCost, 1e-12))} lower.",
+                    Rationale = $"{target.Id} is {(tierDrop ? "one quality tier below" : "in the same quality tier as")} {from} and prices the same tokens {Percent(groupSaving / Math.Max(groupCost, 1e-12))} lower"
+                        + (ReasoningEstimate.AddsReasoning(t.Prices.FirstOrDefault(m => m?.Id == from), target)
+                            ? $", counting its hidden reasoning output at {a.Reasoning.FactorText} x the visible output ({(a.Reasoning.Observed ? "measured in this data" : "assumed")})."
+                            : "."),
                     Steps =
                     [
                         $"Run the evaluation set of {featureText} (or 100 logged requests) on {target.Id} and compare with {from}.",
@@ -200,7 +206,7 @@ public static class SavingsPlanner
         }
 
         // 4. max_tokens caps on output tails.
-        if (a.Waste is { } tails && a.OutputCaps.Count > 0)
+        if (a.Waste is { } tails && a.OutputCaps.Count > 0 && include("cap-output-tokens"))
         {
             var saved = 0d;
             for (var i = 0; i < n; i++)
@@ -235,7 +241,7 @@ public static class SavingsPlanner
         }
 
         // 5. Prompt (prefix) caching.
-        if (a.PrefixMarks is { } prefix && a.Caching is { } caching)
+        if (a.PrefixMarks is { } prefix && a.Caching is { } caching && include("enable-prompt-caching"))
         {
             var saved = 0d;
             for (var i = 0; i < n; i++)
@@ -269,7 +275,7 @@ public static class SavingsPlanner
         }
 
         // 6. Batch API for traffic that need not be interactive.
-        if (a.BatchMarks is { } batch && a.Batching is { } batching)
+        if (a.BatchMarks is { } batch && a.Batching is { } batching && include("use-batch-api"))
         {
             var saved = 0d;
             for (var i = 0; i < n; i++)
@@ -312,6 +318,8 @@ public static class SavingsPlanner
             plan.Add(recommendation);
         }
     }
+
+    public static string SwitchId(string from, ModelPrice to) => $"switch-model-{Slug(from)}-to-{Slug(to.Id)}";
 
     public static string Percent(double share) => Math.Round(share * 100, 0, MidpointRounding.AwayFromZero).ToString("0", CultureInfo.InvariantCulture) + "%";
 

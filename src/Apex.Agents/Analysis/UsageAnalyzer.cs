@@ -31,6 +31,9 @@ public sealed class AnalysisOptions
 
     /// <summary>An output tail is "far above" the median when p95 is at least this multiple of it.</summary>
     public double TailRatio { get; set; } = 3;
+
+    /// <summary>Reasoning tokens per visible output token assumed for a reasoning model when the data carries none.</summary>
+    public double ReasoningOutputFactor { get; set; } = 2;
 }
 
 /// <summary>
@@ -502,7 +505,7 @@ public sealed partial class UsageAnalyzer
         var minTier = allowTierDrop ? current.QualityTier - 1 : current.QualityTier;
         var eligible = _catalog.Models
             .Where(m => !ReferenceEquals(m, current) && m.QualityTier >= minTier && m.ContextWindow >= g.MaxContext)
-            .Select(m => (Model: m, Cost: m.CostOf(g.Input, g.Cached, g.CacheWrite, g.Output, Math.Max(1, g.Priced))))
+            .Select(m => (Model: m, Cost: m.CostOf(g.Input, g.Cached, g.CacheWrite, BilledOutput(current, m, g.Output), Math.Max(1, g.Priced))))
             .Where(m => m.Cost < g.Cost)
             .ToList();
         var sameProvider = eligible.Where(m => string.Equals(m.Model.Provider, current.Provider, StringComparison.OrdinalIgnoreCase)).ToList();

@@ -17,6 +17,9 @@ public interface IUsageDataSource
     /// one at a time so a large dataset never has to sit in memory in its compressed and decoded form at once.
     /// </summary>
     IAsyncEnumerable<byte[]> ReadChunksAsync(string userId, string datasetId, CancellationToken ct);
+
+    /// <summary>The user's most recently uploaded dataset, or null when the user has none.</summary>
+    Task<UsageDatasetInfo?> LatestAsync(string userId, CancellationToken ct);
 }
 
 /// <summary>What the dataset routes answer and what the agent knows before reading rows.</summary>

@@ -47,8 +47,9 @@ public static class FactsEstimator
     }
 
     /// <summary>The cheapest catalog model of the same tier (else one tier smaller) for the stated model and mix.</summary>
+    /// <param name="reasoningFactor">Reasoning tokens per visible output token a reasoning model adds (section 9).</param>
     public static (ModelsResult Result, PlannedRecommendation? Recommendation) RecommendModels(
-        RequestFacts facts, UsageSummary summary, PriceCatalog catalog, bool allowTierDrop, List<string> assumptions)
+        RequestFacts facts, UsageSummary summary, PriceCatalog catalog, bool allowTierDrop, List<string> assumptions, double reasoningFactor = 2)
     {
         var current = facts.Models.Select(catalog.Find).FirstOrDefault(p => p is not null);
         if (current is null || summary.CostUsd <= 0)
@@ -57,10 +58,12 @@ public static class FactsEstimator
         }
 
         var baseCost = current.CostOf(AssumedInputTokens, 0, AssumedOutputTokens);
+        long Output(ModelPrice from, ModelPrice to) =>
+            to.Reasoning && !from.Reasoning ? AssumedOutputTokens + (long)Math.Round(AssumedOutputTokens * reasoningFactor) : AssumedOutputTokens;
         var minTier = allowTierDrop ? current.QualityTier - 1 : current.QualityTier;
         var eligible = catalog.Models
             .Where(m => !ReferenceEquals(m, current) && m.QualityTier >= current.QualityTier - 1)
-            .Select(m => (Model: m, Ratio: m.CostOf(AssumedInputTokens, 0, AssumedOutputTokens) / baseCost))
+            .Select(m => (Model: m, Ratio: m.CostOf(AssumedInputTokens, 0, Output(current, m)) / baseCost))
             .Where(m => m.Ratio < 1)
             .ToList();
         var same = eligible.Where(m => string.Equals(m.Model.Provider, current.Provider, StringComparison.OrdinalIgnoreCase)).ToList();
@@ -83,6 +86,11 @@ public static class FactsEstimator
         if (best is null)
         {
             return (new ModelsResult { Source = "stated facts", Groups = [group], MonthlySavingsUsd = 0 }, null);
+        }
+
+        if (catalog.Find(best.Model) is { } chosen && chosen.Reasoning && !current.Reasoning)
+        {
+            assumptions.Add($"{chosen.Id} is a reasoning model: its hidden reasoning tokens bill as output, priced here at {reasoningFactor.ToString("0.##", CultureInfo.InvariantCulture)} x the visible output (Agent:Analysis:ReasoningOutputFactor).");
         }
 
         assumptions.Add($"Model prices compared on an assumed mix of {AssumedInputTokens:N0} input and {AssumedOutputTokens:N0} output tokens per request; the real mix changes the saving.");

@@ -190,6 +190,9 @@ public static partial class RequestParser
         return found;
     }
 
+    /// <summary>True when the message refers to a file the user uploaded ("the file I uploaded", "my upload", "our usage export").</summary>
+    public static bool RefersToUpload(string text) => UploadReference().IsMatch(text.ToLowerInvariant());
+
     private static bool IsModelChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_';
 
     private static string? UseCase(string lower) => lower switch
@@ -260,4 +263,7 @@ public static partial class RequestParser
 
     [GeneratedRegex(@"upload|the file|my file|export|dataset|csv")]
     private static partial Regex Upload();
+
+    [GeneratedRegex(@"\buploaded\b|\b(my|our|the|latest|last)\s+(usage\s+)?(upload|file|export|dataset|csv|spreadsheet|log)s?\b|\bfile i (sent|shared|attached|gave)")]
+    private static partial Regex UploadReference();
 }

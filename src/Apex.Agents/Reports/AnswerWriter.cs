@@ -50,6 +50,15 @@ public static class AnswerWriter
                 "repeats, failed calls, caching and batching savings from your real traffic.\n");
         }
 
+        if (report.Notes.Count > 0)
+        {
+            text.Append("\nNotes:\n");
+            foreach (var note in report.Notes)
+            {
+                text.Append("- ").Append(note).Append('\n');
+            }
+        }
+
         if (report.Assumptions.Count > 0)
         {
             text.Append("\nAssumptions:\n");

@@ -13,6 +13,18 @@ public sealed record OptimizationReport
     public required IReadOnlyList<ActionPlanStep> ActionPlan { get; init; }
     public required IReadOnlyList<string> Assumptions { get; init; }
     public required bool Estimate { get; init; }
+
+    /// <summary>The dataset the figures come from; null for an estimate from the message.</summary>
+    public string? DatasetId { get; init; }
+
+    /// <summary>What a filtered analysis kept (a filter follow-up); absent for the whole dataset.</summary>
+    public Analysis.AppliedFilter? Filters { get; init; }
+
+    /// <summary>Facts about the models in use that are not savings, e.g. a retired model and its successor.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>2 to 4 follow-up questions the built-in planner recognises, built from this report.</summary>
+    public IReadOnlyList<string> FollowUps { get; init; } = [];
 }
 
 public sealed record CostAnalysis
@@ -25,6 +37,9 @@ public sealed record CostAnalysis
 
     /// <summary>Calls whose cost is unknown (unknown model, no cost_usd): counted in calls, left out of dollars.</summary>
     public int? UnpricedCalls { get; init; }
+
+    /// <summary>The dataset's own days, oldest first (not scaled to a month); empty for an estimate.</summary>
+    public IReadOnlyList<Analysis.TrendPoint> Daily { get; init; } = [];
 }
 
 public sealed record ModelCost

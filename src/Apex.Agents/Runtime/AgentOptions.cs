@@ -51,6 +51,11 @@ public sealed class AgentOptions : IValidatableObject
             yield return new ValidationResult("Agent:Analysis:CacheTtlHours must be > 0.", [nameof(Analysis)]);
         }
 
+        if (Analysis.ReasoningOutputFactor is < 0 or > 100)
+        {
+            yield return new ValidationResult("Agent:Analysis:ReasoningOutputFactor must be between 0 and 100.", [nameof(Analysis)]);
+        }
+
         if (Analysis.PromptCachePrefixShare is <= 0 or > 1)
         {
             yield return new ValidationResult("Agent:Analysis:PromptCachePrefixShare must be in (0, 1].", [nameof(Analysis)]);

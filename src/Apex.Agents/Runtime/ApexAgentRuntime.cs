@@ -94,6 +94,12 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
 
         public RunContext Context { get; }
 
+        /// <summary>The error of the last tool call that failed.</summary>
+        public string? LastToolError { get; private set; }
+
+        /// <summary>Set when no dataset was attached and the user's latest upload was used.</summary>
+        private bool _usedLatestUpload;
+
         /// <summary>Set when the model provider failed and the built-in planner took over.</summary>
         public string? FallbackReason { get; private set; }
 
@@ -142,6 +148,7 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
             catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException or JsonException or OverflowException)
             {
                 Emit(AgentEvent.ToolCompleted(tool.Agent, id, tool.Name, null, watch.ElapsedMilliseconds, ok: false, error: e.Message));
+                LastToolError = e.Message;
                 return null;
             }
         }
@@ -167,17 +174,38 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
             Think(AgentEvent.TopAgent, "Reading the request and planning the work: triage, then cost analysis, optimisation and the report.", 0.05);
             try
             {
+                var noUpload = false;
                 var facts = await SubAgentAsync(Triage, "Working out what is asked and what data there is.", async () =>
                 {
                     await CallToolAsync("parse_request", ct);
                     var f = Context.Facts!;
-                    if (request.DatasetId is { } datasetId && f.Intent == RequestIntent.Analysis)
+                    if (f.Intent == RequestIntent.Analysis)
                     {
-                        Context.Dataset = await _rt._data.GetInfoAsync(request.UserId, datasetId, ct);
+                        noUpload = !await ResolveDatasetAsync(ct);
+                    }
+                    else if (f.Intent == RequestIntent.OffTopic && (request.DatasetId is not null || request.LastReport is not null))
+                    {
+                        // "Explain recommendation 3" or "Exclude report-gen" name no AI-usage word; in a thread
+                        // about data they are follow-ups all the same.
+                        await ResolveDatasetAsync(ct);
+                        if (Context.FollowUp is null)
+                        {
+                            (Context.Dataset, Context.Table, Context.Analyzer, Context.LastReport) = (null, null, null, null);
+                        }
+                        else
+                        {
+                            f = Context.Facts = f with { Intent = RequestIntent.Analysis, Focus = ["cost"] };
+                        }
                     }
 
                     Think(Triage, Describe(f, Context.Dataset), 0.15);
-                    return (f, (object)new TriageResult(f.Intent, Context.Dataset?.Id, Context.Dataset?.Rows, f.Focus));
+                    if (Context.FollowUp is { } followUp)
+                    {
+                        Think(Triage, $"A follow-up on the same data: a {FollowUpWriter.KindText(followUp.Kind)}, answered by {(followUp.Tool is { } tool ? $"the {tool} tool" : "the analysis on the kept rows")}" +
+                            (Context.LastReport is null ? "." : ", consistent with the thread's last report."), 0.2);
+                    }
+
+                    return (f, (object)new TriageResult(f.Intent, Context.Dataset?.Id, Context.Dataset?.Rows, f.Focus, Context.FollowUp?.Kind));
                 });
 
                 if (facts.Intent != RequestIntent.Analysis)
@@ -196,6 +224,20 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                 if (request.DatasetId is not null && Context.Dataset is null)
                 {
                     Emit(AgentEvent.Error(AgentEvent.TopAgent, "not_found", "The dataset attached to this message no longer exists.", final: true));
+                    return;
+                }
+
+                if (noUpload)
+                {
+                    Say(AgentEvent.TopAgent, FollowUpWriter.NoUpload());
+                    Emit(AgentEvent.Completed(AgentEvent.TopAgent, "completed", new NoUploadResult("needs_upload", null), watch.ElapsedMilliseconds, final: true));
+                    return;
+                }
+
+                if (Context.FollowUp is { Tool: not null } question)
+                {
+                    var result = await FollowUpAsync(question, facts, ct);
+                    Emit(AgentEvent.Completed(AgentEvent.TopAgent, "completed", result, watch.ElapsedMilliseconds, final: true));
                     return;
                 }
 
@@ -223,11 +265,10 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
             // Cost analyst: load the rows, then where the spend goes.
             await SubAgentAsync(CostAnalyst, hasData ? "Measuring where the spend and latency go." : "Estimating spend from the facts in your message.", async () =>
             {
-                if (Context.Dataset is { } info)
+                if (Context.FollowUp is { Kind: FollowUpKind.Filter } && Context.Table is not null)
                 {
-                    Think(CostAnalyst, $"Loading {info.Rows:N0} rows of dataset {info.Name}.", 0.2);
-                    var table = await UsageTable.LoadAsync(_rt._data, Context.Request.UserId, info.Id, info.Rows, _rt._catalog, ct);
-                    Context.Analyzer = new UsageAnalyzer(table, _rt._catalog, _rt._options.Analysis);
+                    Think(CostAnalyst, "Keeping only the rows the question asks about, then analysing them.", 0.25);
+                    await CallToolAsync("filter_usage", ct);
                 }
 
                 string[] tools = hasData ? ["summarize_usage", "find_repeated_prompts", "find_waste"] : ["summarize_usage"];
@@ -292,16 +333,46 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                     assumptions.Add($"The configured model provider failed ({FallbackReason}); the built-in planner completed the analysis and wrote the answer.");
                 }
 
+                if (Context.Analyzer is { ReasoningOffered: true } priced)
+                {
+                    assumptions.Add(priced.Reasoning.Assumption);
+                }
+
                 var report = ReportBuilder.Build(summary, Context.Analyzer?.Table.MonthlyFactor ?? 1, plan, assumptions, estimate);
+                if (Context.Analyzer is { } analysed)
+                {
+                    report = report with
+                    {
+                        DatasetId = Context.Dataset?.Id,
+                        Filters = Context.Filter,
+                        Notes = FollowUps.RetiredNotes(analysed.Table, _rt._catalog),
+                        CostAnalysis = report.CostAnalysis with
+                        {
+                            Daily = CostTrend.Points(analysed.Table, _rt._catalog, hourly: false, null, null, null, null, ct),
+                        },
+                    };
+                }
+
+                else
+                {
+                    report = report with { Notes = FollowUps.RetiredNotes(facts.Models.Select(_rt._catalog.Find).OfType<ModelPrice>(), _rt._catalog) };
+                }
+
+                report = report with { FollowUps = FollowUpParser.Suggest(report) };
                 Think(Reporter, "Writing the answer from the report's figures.", 0.9);
                 if (provider is not null && FallbackReason is null)
                 {
+                    if (Opening() is { Length: > 0 } opening)
+                    {
+                        Say(Reporter, opening);
+                    }
+
                     await WriteWithModelAsync(provider, report, facts, ct);
                 }
 
                 if (provider is null || FallbackReason is not null)
                 {
-                    Say(Reporter, AnswerWriter.Write(report, facts, summary, Context.Analyzer));
+                    Say(Reporter, Opening() + AnswerWriter.Write(report, facts, summary, Context.Analyzer));
                 }
 
                 return (report, (object)new { summary = report.Summary });
@@ -333,6 +404,197 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
 
                 await CallToolAsync(tool, ct);
             }
+        }
+
+        /// <summary>What the answer says first about the data it used: the latest upload, a filter.</summary>
+        private string Opening()
+        {
+            if (_openingSaid)
+            {
+                return string.Empty;
+            }
+
+            _openingSaid = true;
+            return (_usedLatestUpload && Context.Dataset is { } info ? FollowUpWriter.UsedLatestUpload(info) : string.Empty)
+                + (Context.Filter is { } filter ? FollowUpWriter.Filtered(filter) : string.Empty);
+        }
+
+        private bool _openingSaid;
+
+        /// <summary>
+        /// The dataset of the run: the message's or the thread's, else the one the thread's last report
+        /// was about, else (when the message refers to an upload) the user's latest upload. Loads its
+        /// rows and recognises a follow-up. False when the message refers to an upload the user does not have.
+        /// </summary>
+        private async Task<bool> ResolveDatasetAsync(CancellationToken ct)
+        {
+            var request = Context.Request;
+            var last = ReadReport(request.LastReport);
+            if (request.DatasetId is { } datasetId)
+            {
+                Context.Dataset = await _rt._data.GetInfoAsync(request.UserId, datasetId, ct);
+                if (Context.Dataset is null)
+                {
+                    return true;
+                }
+            }
+            else if (last?.DatasetId is { } reportDataset)
+            {
+                Context.Dataset = await _rt._data.GetInfoAsync(request.UserId, reportDataset, ct);
+            }
+
+            if (request.DatasetId is null && RequestParser.RefersToUpload(request.UserText))
+            {
+                // Nothing attached, and the message is about an upload: the latest one, unless the thread's
+                // last report is already about it (or about a newer one).
+                var latest = await _rt._data.LatestAsync(request.UserId, ct);
+                if (latest is null && Context.Dataset is null)
+                {
+                    Think(Triage, "The message refers to an uploaded file, but there is no upload on this account.");
+                    return false;
+                }
+
+                if (latest is not null && (Context.Dataset is null || (latest.Id != Context.Dataset.Id && latest.CreatedAt >= Context.Dataset.CreatedAt)))
+                {
+                    Context.Dataset = latest;
+                    _usedLatestUpload = true;
+                    Think(Triage, $"No file is attached to the conversation; the message refers to an upload, so I use the latest one: {latest.Name}.");
+                }
+            }
+
+            if (Context.Dataset is not { } info)
+            {
+                return true;
+            }
+
+            // A report about other data (or an estimate) is no reference for questions about this one.
+            Context.LastReport = last is not null && last.DatasetId == info.Id ? last : null;
+            Think(Triage, $"Loading {info.Rows:N0} rows of dataset {info.Name}.", 0.12);
+            Context.Table = await UsageTable.LoadAsync(_rt._data, request.UserId, info.Id, info.Rows, _rt._catalog, ct);
+            Context.Analyzer = new UsageAnalyzer(Context.Table, _rt._catalog, _rt._options.Analysis);
+            Context.FollowUp = FollowUpParser.Parse(request.UserText, Vocabulary(Context.Table, Context.LastReport), _rt._catalog);
+            if (Context.FollowUp is { Tool: not null } && Context.LastReport?.Filters is { } scope)
+            {
+                // A follow-up on a filtered report is about the same rows; a new filter starts from the whole dataset.
+                var (kept, applied) = scope.ToFilter().Apply(Context.Table, _rt._catalog, ct);
+                if (kept.Count > 0)
+                {
+                    Context.Filter = applied;
+                    Context.Analyzer = new UsageAnalyzer(kept, _rt._catalog, _rt._options.Analysis);
+                    Think(Triage, $"The last report covers {applied.Description}; the follow-up uses the same rows.");
+                }
+            }
+
+            return true;
+        }
+
+        private static OptimizationReport? ReadReport(JsonElement? report)
+        {
+            if (report is not { ValueKind: JsonValueKind.Object } element)
+            {
+                return null;
+            }
+
+            try
+            {
+                return element.Deserialize<OptimizationReport>(ApexJson.Options);
+            }
+            catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+            {
+                // Not a report of this agent (or an older shape): answer without it.
+                return null;
+            }
+        }
+
+        private static FollowUpVocabulary Vocabulary(UsageTable table, OptimizationReport? last)
+        {
+            var rows = table.Rows;
+            var feature = new bool[rows.Strings.Count];
+            var model = new bool[rows.Strings.Count];
+            for (var i = 0; i < rows.Count; i++)
+            {
+                feature[rows.Feature[i]] = true;
+                model[rows.Model[i]] = true;
+            }
+
+            return new FollowUpVocabulary
+            {
+                Recommendations = last?.Recommendations ?? [],
+                Features = [.. Enumerable.Range(1, rows.Strings.Count - 1).Where(s => feature[s]).Select(table.Text)],
+                Models = [.. Enumerable.Range(1, rows.Strings.Count - 1).Where(s => model[s]).Select(table.Text)],
+                LastDay = rows.Count == 0 ? null : Analysis.RowFilter.DayText(table.EndMs / 86_400_000),
+                HasReport = last is not null,
+            };
+        }
+
+        /// <summary>A follow-up answered by its tool (planned by the model when one is configured), then the answer from the tool's result.</summary>
+        private async Task<FollowUpTopResult> FollowUpAsync(FollowUp question, RequestFacts facts, CancellationToken ct)
+        {
+            var tool = _rt._tools[question.Tool!];
+            var message = question.Kind switch
+            {
+                FollowUpKind.WhatIf => "Applying only the chosen changes, in plan order, on the same data.",
+                FollowUpKind.ExplainRecommendation => "Collecting the evidence behind the recommendation.",
+                FollowUpKind.CostTrend => "Building the cost series.",
+                FollowUpKind.CompareModels => "Pricing the same calls at each model.",
+                _ => "Measuring latency from successful calls, failed calls apart.",
+            };
+            await SubAgentAsync(tool.Agent, message, async () =>
+            {
+                if (_rt._provider is { } provider && FallbackReason is null)
+                {
+                    try
+                    {
+                        await provider.RunToolPhaseAsync(this, tool.Agent, FollowUpTools.Names, facts, [], ct);
+                    }
+                    catch (Exception e) when (!ct.IsCancellationRequested)
+                    {
+                        Fallback(e);
+                    }
+                }
+
+                if (!Context.FollowUpResults.Any(r => r.Kind == question.Kind))
+                {
+                    if (_rt._provider is not null && FallbackReason is null)
+                    {
+                        Think(tool.Agent, $"The model did not call {tool.Name}; the built-in planner runs it.");
+                    }
+
+                    await CallToolAsync(tool.Name, ct);
+                }
+
+                return (0, (object)new { tool = tool.Name });
+            });
+
+            return await SubAgentAsync(Reporter, "Writing the answer from the tool's figures.", async () =>
+            {
+                await Task.CompletedTask;
+                // The question's own tool answers it; a model that called only another follow-up tool is answered from that one.
+                var (kind, result) = Context.FollowUpResults.LastOrDefault(r => r.Kind == question.Kind) is { Result: not null } own
+                    ? own
+                    : Context.FollowUpResults.LastOrDefault();
+                string text;
+                if (result is null)
+                {
+                    kind = question.Kind;
+                    text = FollowUpWriter.Failed(kind, LastToolError);
+                }
+                else
+                {
+                    text = FollowUpWriter.Write(kind, result);
+                }
+
+                if (FallbackReason is not null)
+                {
+                    text += $"\n(The configured model provider failed ({FallbackReason}); the built-in planner answered.)\n";
+                }
+
+                Say(Reporter, Opening() + text);
+                var followUps = (Context.LastReport?.FollowUps ?? []).Where(q => !string.Equals(q.Trim(), Context.Request.UserText.Trim(), StringComparison.OrdinalIgnoreCase)).ToList();
+                var top = new FollowUpTopResult("follow_up", kind, Context.Dataset?.Id, followUps, result as TrendResult,
+                    _rt._provider is null ? "builtin" : "openai", FallbackReason, result is null ? LastToolError : null);
+                return (top, (object)new { kind });
+            });
         }
 
         private async Task WriteWithModelAsync(IModelProvider provider, OptimizationReport report, RequestFacts facts, CancellationToken ct)
@@ -384,7 +646,13 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
         }
     }
 
-    private sealed record TriageResult(RequestIntent Intent, string? DatasetId, int? Rows, IReadOnlyList<string> Focus);
+    private sealed record TriageResult(RequestIntent Intent, string? DatasetId, int? Rows, IReadOnlyList<string> Focus, FollowUpKind? FollowUp);
+
+    /// <summary>The final result of a follow-up (contract D): no report; the trend for a cost_trend.</summary>
+    private sealed record FollowUpTopResult(string Intent, FollowUpKind Kind, string? DatasetId, IReadOnlyList<string> FollowUps, TrendResult? Trend,
+        string Provider, string? Fallback, string? Error);
+
+    private sealed record NoUploadResult(string Intent, string? DatasetId);
 
     private sealed record TopResult(RequestIntent Intent, string? DatasetId, bool Estimate, string Provider, string? Fallback);
 }

@@ -26,6 +26,12 @@ public sealed record AgentRunRequest
 
     /// <summary>Earlier messages of the thread, oldest first (without the current one).</summary>
     public IReadOnlyList<ChatTurn> History { get; init; } = [];
+
+    /// <summary>The report of the thread's latest run that has one (follow-ups refer to it); null when none.</summary>
+    public System.Text.Json.JsonElement? LastReport { get; init; }
+
+    /// <summary>The run that produced <see cref="LastReport"/>.</summary>
+    public string? LastReportRunId { get; init; }
 }
 
 public sealed record ChatTurn(string Role, string Content);

@@ -74,14 +74,14 @@ internal sealed class OpenAiModelProvider : IModelProvider
             ToolMode = ChatToolMode.Auto,
             Tools = [.. tools.Select(name => (AITool)new ToolFunction(run, _tools[name], called))],
         };
-        var messages = new List<ChatMessage>
-        {
-            new(ChatRole.System,
-                $"You are the {agent} sub-agent of Apex, an AI-spend optimisation assistant. Call the tools you need to answer " +
-                "the user's request (you may call several). Every number comes from the tools: never invent or estimate figures yourself. " +
-                "After the tools, reply with one or two sentences on what the results show."),
-            new(ChatRole.User, $"Request: {run.Context.Request.UserText}\nFacts: {JsonSerializer.Serialize(facts, ApexJson.Options)}\nDataset attached: {(run.Context.HasData ? "yes" : "no")}"),
-        };
+        var followUp = run.Context.FollowUp is { Tool: not null } question
+            ? $"\nThis is a follow-up question on the same data ({JsonSerializer.Serialize(question, ApexJson.Options)} as the built-in planner read it): call the one tool that answers it; arguments you leave out default to that reading."
+            : string.Empty;
+        var messages = Conversation(run,
+            $"You are the {agent} sub-agent of Apex, an AI-spend optimisation assistant. Call the tools you need to answer " +
+            "the user's request (you may call several). Every number comes from the tools: never invent or estimate figures yourself. " +
+            "After the tools, reply with one or two sentences on what the results show.");
+        messages.Add(new(ChatRole.User, $"Request: {run.Context.Request.UserText}\nFacts: {JsonSerializer.Serialize(facts, ApexJson.Options)}\nDataset attached: {(run.Context.HasData ? "yes" : "no")}{followUp}"));
         var text = new StringBuilder();
         await foreach (var update in client.GetStreamingResponseAsync(messages, options, timeout.Token))
         {
@@ -99,15 +99,12 @@ internal sealed class OpenAiModelProvider : IModelProvider
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_timeout);
-        var messages = new List<ChatMessage>
-        {
-            new(ChatRole.System,
-                "You are the reporter of Apex, an AI-spend optimisation assistant. Write a short, plain answer to the user's request " +
-                "from the report JSON. Use only figures that appear in the report, exactly as written; do not compute or invent any number. " +
-                (report.Estimate ? "The figures are estimates from the user's message: say so and ask for a usage export. " : string.Empty) +
-                "The list of recommendations with their savings is appended after your text, so do not repeat it in full."),
-            new(ChatRole.User, $"Request: {run.Context.Request.UserText}\nReport: {JsonSerializer.Serialize(report, ApexJson.Options)}"),
-        };
+        var messages = Conversation(run,
+            "You are the reporter of Apex, an AI-spend optimisation assistant. Write a short, plain answer to the user's request " +
+            "from the report JSON. Use only figures that appear in the report, exactly as written; do not compute or invent any number. " +
+            (report.Estimate ? "The figures are estimates from the user's message: say so and ask for a usage export. " : string.Empty) +
+            "The list of recommendations with their savings is appended after your text, so do not repeat it in full.");
+        messages.Add(new(ChatRole.User, $"Request: {run.Context.Request.UserText}\nReport: {JsonSerializer.Serialize(report, ApexJson.Options)}"));
         await foreach (var update in _client.GetStreamingResponseAsync(messages, new ChatOptions { Temperature = 0 }, timeout.Token))
         {
             if (!string.IsNullOrEmpty(update.Text))
@@ -115,6 +112,28 @@ internal sealed class OpenAiModelProvider : IModelProvider
                 onDelta(update.Text);
             }
         }
+    }
+
+    /// <summary>
+    /// The system prompt, then the thread so far: its earlier messages, and its last report (the one
+    /// follow-up questions refer to) as context.
+    /// </summary>
+    private static List<ChatMessage> Conversation(IRunScope run, string system)
+    {
+        var request = run.Context.Request;
+        var messages = new List<ChatMessage> { new(ChatRole.System, system) };
+        if (request.LastReport is { ValueKind: JsonValueKind.Object } last)
+        {
+            messages.Add(new(ChatRole.System,
+                $"The thread's last report (run {request.LastReportRunId}); the user's follow-up questions refer to it and its recommendations:\n{last.GetRawText()}"));
+        }
+
+        foreach (var turn in request.History)
+        {
+            messages.Add(new(turn.Role == "assistant" ? ChatRole.Assistant : ChatRole.User, turn.Content));
+        }
+
+        return messages;
     }
 
     /// <summary>A tool exposed to the model: invoking it runs the real tool and emits its event pair.</summary>

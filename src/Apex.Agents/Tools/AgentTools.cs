@@ -39,6 +39,21 @@ public sealed class RunContext
     public PlannedRecommendation? FactsRecommendation { get; set; }
 
     public bool HasData => Analyzer is not null;
+
+    /// <summary>The whole dataset (a filter follow-up analyses a subset of it).</summary>
+    public UsageTable? Table { get; set; }
+
+    /// <summary>The thread's last report, when it is about the same data.</summary>
+    public Reports.OptimizationReport? LastReport { get; set; }
+
+    /// <summary>The follow-up the planner recognised, if any; its references are the follow-up tools' defaults.</summary>
+    public FollowUp? FollowUp { get; set; }
+
+    /// <summary>What a filter follow-up kept.</summary>
+    public AppliedFilter? Filter { get; set; }
+
+    /// <summary>Results of the follow-up tools of this run, by kind, in call order.</summary>
+    public List<(FollowUpKind Kind, object Result)> FollowUpResults { get; } = [];
 }
 
 internal static class ToolSchemas
@@ -52,6 +67,25 @@ internal static class ToolSchemas
 
     public static bool? Bool(JsonElement args, string name) =>
         args.ValueKind == JsonValueKind.Object && args.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
+
+    public static string? String(JsonElement args, string name) =>
+        args.ValueKind == JsonValueKind.Object && args.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } text ? text.Trim() : null;
+
+    /// <summary>A string array argument, or null when absent (a single string counts as a one-element array).</summary>
+    public static List<string>? Strings(JsonElement args, string name)
+    {
+        if (args.ValueKind != JsonValueKind.Object || !args.TryGetProperty(name, out var v))
+        {
+            return null;
+        }
+
+        return v.ValueKind switch
+        {
+            JsonValueKind.Array => [.. v.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!.Trim()).Where(e => e.Length > 0)],
+            JsonValueKind.String when v.GetString() is { Length: > 0 } one => [one.Trim()],
+            _ => null,
+        };
+    }
 
     public static object NoData(string what) => new NoDataResult(false, $"No dataset is attached: {what} needs usage rows. Upload a usage export to measure it.");
 
@@ -137,7 +171,7 @@ internal sealed class RecommendModelsTool : IAgentTool
 
         var facts = context.Facts ?? RequestParser.Parse(context.Request.UserText, context.Catalog, false);
         context.FactsSummary ??= FactsEstimator.Summarize(facts, context.Catalog, context.Assumptions);
-        var (result, recommendation) = FactsEstimator.RecommendModels(facts, context.FactsSummary, context.Catalog, allowDrop, context.Assumptions);
+        var (result, recommendation) = FactsEstimator.RecommendModels(facts, context.FactsSummary, context.Catalog, allowDrop, context.Assumptions, context.Options.ReasoningOutputFactor);
         context.FactsModels = result;
         context.FactsRecommendation = recommendation;
         return ValueTask.FromResult<object>(result);
@@ -175,6 +209,7 @@ public sealed class ToolSet
         [
             new ParseRequestTool(), new SummarizeUsageTool(), new FindRepeatedPromptsTool(), new FindWasteTool(),
             new RecommendModelsTool(), new EstimateBatchingTool(), new EstimatePromptCachingTool(),
+            new FilterUsageTool(), new WhatIfTool(), new ExplainRecommendationTool(), new CostTrendTool(), new CompareModelsTool(), new LatencyTool(),
         ];
     }
 

@@ -28,6 +28,16 @@ internal sealed class DatasetStore(IServiceScopeFactory scopes, TimeProvider tim
         return row is null ? null : ToInfo(row);
     }
 
+    public async Task<UsageDatasetInfo?> LatestAsync(string userId, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DatasetsDbContext>();
+        // Ids are time-sortable: they break ties between uploads of the same millisecond.
+        var row = await db.Datasets.AsNoTracking().Where(d => d.UserId == userId)
+            .OrderByDescending(d => d.CreatedAtMs).ThenByDescending(d => d.Id).FirstOrDefaultAsync(ct);
+        return row is null ? null : ToInfo(row);
+    }
+
     public async IAsyncEnumerable<byte[]> ReadChunksAsync(string userId, string datasetId, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();

@@ -365,6 +365,13 @@ internal sealed class RunExecutor(
             .ToListAsync();
         history.Reverse();
 
+        // The thread's last report: follow-up questions are answered from it and its data.
+        var last = await db.Runs.AsNoTracking()
+            .Where(r => r.ThreadId == active.ThreadId && r.UserId == active.UserId && r.Id != active.RunId && r.Report != null)
+            .OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id)
+            .Select(r => new { r.Id, r.Report })
+            .FirstOrDefaultAsync();
+
         var request = new AgentRunRequest
         {
             RunId = active.RunId,
@@ -373,6 +380,8 @@ internal sealed class RunExecutor(
             UserText = active.Text,
             DatasetId = active.DatasetId,
             History = history,
+            LastReport = last?.Report is { } lastReport ? ChatMapping.ParseElement(lastReport) : null,
+            LastReportRunId = last?.Id,
         };
 
         var token = active.Cancellation.Token;
