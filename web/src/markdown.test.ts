@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown } from './markdown';
+import { renderMarkdown, safeHref } from './markdown';
 
 describe('renderMarkdown', () => {
   it('renders formatting', () => {
@@ -26,5 +26,57 @@ describe('renderMarkdown', () => {
     expect(img).not.toContain('<img');
     expect(img).toContain('href="https://example.com/a.png"');
     expect(renderMarkdown('![a](javascript:alert(1))')).not.toContain('javascript');
+  });
+});
+
+describe('safeHref', () => {
+  const blocked = [
+    '/\\evil.example',
+    '/\\/evil.example',
+    '\\\\evil.example',
+    '\\/evil.example',
+    '//evil.example',
+    '///evil.example',
+    '/\t/evil.example',
+    '/\n/evil.example',
+    'javascript:alert(1)',
+    'JaVaScRiPt:alert(1)',
+    ' javascript:alert(1)',
+    'java\tscript:alert(1)',
+    'java\nscript:alert(1)',
+    'java\u0000script:alert(1)',
+    '&#106;avascript:alert(1)',
+    '&#x6A;avascript:alert(1)',
+    'javascript&colon;alert(1)',
+    'data:text/html,<script>alert(1)</script>',
+    'DATA:text/html;base64,PHNjcmlwdD4=',
+    'vbscript:msgbox(1)',
+    'file:///etc/passwd',
+    'mailto:x@example.com',
+    'http:/\\evil.example',
+    'https:evil.example',
+    'http://',
+    'evil.example',
+    'ftp://example.com/',
+  ];
+  it.each(blocked)('refuses %j', (href) => {
+    expect(safeHref(href)).toBeNull();
+  });
+
+  const allowed = ['https://example.com/a?b=1#c', 'HTTP://example.com', '/threads/thr_1', '/docs/a%5Cb', '#section', '/'];
+  it.each(allowed)('keeps %j', (href) => {
+    expect(safeHref(href)).toBe(href);
+  });
+
+  it('renders refused links as their text only', () => {
+    for (const href of ['/\\evil.example', 'jAvAsCrIpT:alert(1)', 'data:text/html,x', '//evil.example']) {
+      const out = renderMarkdown(`[go](${href})`);
+      expect(out).not.toContain('<a');
+      expect(out).toContain('go');
+    }
+    expect(renderMarkdown('[x](&#106;avascript:alert(1))')).not.toContain('<a');
+    expect(renderMarkdown('<javascript:alert(1)>')).not.toContain('href');
+    expect(renderMarkdown('[ok](https://example.com/x)')).toContain('href="https://example.com/x"');
+    expect(renderMarkdown('[ok](/threads/thr_1)')).toContain('href="/threads/thr_1"');
   });
 });

@@ -36,6 +36,7 @@ export interface Problem {
   title?: string;
   status?: number;
   detail?: string;
+  code?: string;
   errors?: Record<string, string[] | string>;
 }
 
@@ -80,6 +81,48 @@ export interface Dataset {
   period_start?: string | null;
   period_end?: string | null;
   warnings?: string[];
+  /** Stable id of the recognised export format, e.g. `apex`, `litellm_spend_logs`, `custom_mapping`. */
+  source_format?: string;
+  /** The recognised format in words, e.g. "LiteLLM spend logs". */
+  source_format_name?: string;
+  /** Calls the rows stand for (request counts of aggregated rows summed). */
+  calls?: number;
+  /** Rows are buckets of several calls: no per-call statistics. */
+  aggregated?: boolean;
+  cost_only?: boolean;
+}
+
+/** 422 problem of an upload no format recognises (code `unrecognized_format`). */
+export interface UnrecognizedFormatProblem extends Problem {
+  code: 'unrecognized_format';
+  columns_found: string[];
+  fields_needed: string[];
+  fields_optional?: string[];
+}
+
+/** One day (or hour) of spend: `by_model` and `by_feature` split `cost_usd`. */
+export interface DailyCost {
+  date: string;
+  calls?: number;
+  cost_usd: number;
+  by_model?: Record<string, number>;
+  by_feature?: Record<string, number>;
+}
+
+export type FollowUpKind = 'what_if' | 'explain_recommendation' | 'cost_trend' | 'compare_models' | 'latency';
+
+/** The result of a follow-up that is not a full analysis (final `agent_completed` without a report). */
+export interface FollowUpResult {
+  intent: 'follow_up';
+  kind: FollowUpKind | (string & {});
+  dataset_id?: string | null;
+  follow_ups?: string[];
+  trend?: {
+    granularity: 'day' | 'hour';
+    scope: 'all' | 'feature' | 'model';
+    name?: string | null;
+    points: DailyCost[];
+  };
 }
 
 /** A server-to-client frame (docs/spec/realtime-protocol.md section 2). */
@@ -121,7 +164,10 @@ export interface Report {
     calls?: number;
     by_model?: CostShare[];
     by_feature?: CostShare[];
+    daily?: DailyCost[];
   };
+  follow_ups?: string[];
+  filters?: Record<string, unknown>;
   recommendations?: Recommendation[];
   potential_savings?: { monthly_amount?: number; annual_amount?: number; percent?: number };
   action_plan?: { order: number; recommendation_id: string; week?: number }[];

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { BootConfig } from '../App';
 import * as chat from '../api/chat';
+import { limitsOf } from '../api/limits';
 import { ApiError, session, signOut } from '../api/session';
 import type { Dataset, Envelope, Message, Thread } from '../api/types';
 import { RealtimeClient, type ConnectionStatus } from '../realtime/socket';
@@ -22,6 +23,8 @@ import { RunBlock } from './RunBlock';
 import { Sidebar } from './Sidebar';
 
 const DRAFT_KEY = 'apex.draft';
+/** Attachment key of the conversation not started yet: the first message moves it to the new thread. */
+const NEW_THREAD = '';
 
 function threadIdFromPath(): string | null {
   const m = /^\/threads\/([^/]+)$/.exec(location.pathname);
@@ -99,7 +102,7 @@ export function ChatApp({ config }: { config: BootConfig }) {
   const streamRef = useRef<StreamState>(emptyStream);
   const [status, setStatus] = useState<ConnectionStatus>('connecting');
   const [draft, setDraft] = useState(() => localStorage.getItem(DRAFT_KEY) ?? '');
-  const [attached, setAttached] = useState<Dataset | null>(null);
+  const [attachments, setAttachments] = useState<Record<string, Dataset>>({});
   const [panel, setPanel] = useState(false);
   const [banner, setBanner] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
@@ -109,6 +112,15 @@ export function ChatApp({ config }: { config: BootConfig }) {
   currentRef.current = currentId;
   const listRef = useRef<HTMLDivElement>(null);
   const composerRef = useRef<HTMLTextAreaElement>(null);
+  const limits = useMemo(() => limitsOf(config.app), [config.app]);
+  const attachKey = currentId ?? NEW_THREAD;
+  const attached = attachments[attachKey] ?? null;
+  const attach = useCallback((key: string, d: Dataset | null) => {
+    setAttachments((a) => {
+      const { [key]: _old, ...rest } = a;
+      return d ? { ...rest, [key]: d } : rest;
+    });
+  }, []);
 
   /** Stream updates go through a ref first so the socket reads the newest position synchronously. */
   const update = useCallback((fn: (s: StreamState) => StreamState) => {
@@ -299,9 +311,15 @@ export function ChatApp({ config }: { config: BootConfig }) {
     if (el.scrollHeight - el.scrollTop - el.clientHeight < 200) el.scrollTop = el.scrollHeight;
   }, [turns.length, lastAnswerLength]);
 
-  async function send() {
-    const text = draft.trim();
+  /** Sends the draft, or a suggested question (which leaves the draft alone). */
+  async function send(suggested?: string) {
+    const text = (suggested ?? draft).trim();
     if (!text || sending || activeRun) return;
+    if (text.length > limits.maxMessageChars) {
+      setBanner(`The message is longer than ${limits.maxMessageChars.toLocaleString()} characters.`);
+      return;
+    }
+    const dataset = attachments[attachKey];
     setSending(true);
     setBanner(null);
     try {
@@ -310,15 +328,21 @@ export function ChatApp({ config }: { config: BootConfig }) {
         const t = await chat.createThread(titleFrom(text));
         upsertThread(t);
         id = t.id;
+        // The file uploaded before the conversation existed belongs to the one it starts.
+        if (dataset) {
+          attach(NEW_THREAD, null);
+          attach(t.id, dataset);
+        }
         select(id);
       }
-      const res = await chat.postMessage(id, text, attached?.id);
+      const res = await chat.postMessage(id, text, dataset?.id);
       const msg: Message = { ...res.message, run_id: res.message.run_id ?? res.run.id };
       const tid = id;
       setMessages((m) => ({ ...m, [tid]: [...(m[tid] ?? []).filter((x) => x.id !== msg.id), msg] }));
       update((s) => ({ ...s, runs: applyRunSnapshot(s.runs, { ...res.run, thread_id: res.run.thread_id ?? tid }) }));
-      setDraft('');
-      setAttached(null);
+      if (suggested === undefined) setDraft('');
+      // Sent with this message, the dataset now stays with the thread on the server.
+      if (dataset) attach(tid, null);
     } catch (e) {
       if (e instanceof ApiError) {
         if (e.status === 401) return; // session ended: sign-in shows, the draft stays stored
@@ -379,6 +403,7 @@ export function ChatApp({ config }: { config: BootConfig }) {
           await chat.deleteThread(t.id);
           setThreads((l) => l.filter((x) => x.id !== t.id));
           setArchived((l) => l.filter((x) => x.id !== t.id));
+          attach(t.id, null);
           setMessages((m) => {
             const { [t.id]: _gone, ...rest } = m;
             return rest;
@@ -418,9 +443,15 @@ export function ChatApp({ config }: { config: BootConfig }) {
               </p>
             </div>
           )}
-          {turns.map((t) =>
+          {turns.map((t, i) =>
             t.run ? (
-              <RunBlock key={t.key} run={t.run} stored={t.stored} />
+              <RunBlock
+                key={t.key}
+                run={t.run}
+                stored={t.stored}
+                onAsk={i === turns.length - 1 ? (q) => void send(q) : undefined}
+                askDisabled={sending || !!activeRun}
+              />
             ) : t.message ? (
               <div key={t.key} className="bubble user" data-testid="user-message">
                 <Markdown text={t.message.content} />
@@ -432,7 +463,9 @@ export function ChatApp({ config }: { config: BootConfig }) {
             ) : null,
           )}
         </div>
-        {panel && <DatasetPanel attached={attached} onAttach={setAttached} onClose={() => setPanel(false)} />}
+        {panel && (
+          <DatasetPanel attachKey={attachKey} maxUploadBytes={limits.maxUploadBytes} onAttach={attach} onClose={() => setPanel(false)} />
+        )}
         <form
           className="composer"
           onSubmit={(e) => {
@@ -441,12 +474,26 @@ export function ChatApp({ config }: { config: BootConfig }) {
           }}
         >
           {attached && (
-            <p className="attached" data-testid="attached-dataset">
-              <span className="badge">Dataset</span> {attached.name} · {attached.rows.toLocaleString()} rows{' '}
-              <button type="button" className="link" onClick={() => setAttached(null)} aria-label={`Detach ${attached.name}`}>
-                Detach
-              </button>
-            </p>
+            <div className="chips" role="group" aria-label="Attached usage data">
+              <span className="chip" data-testid="attached-dataset" data-dataset-id={attached.id}>
+                <span aria-hidden="true">▤</span>
+                <span className="chip-text">
+                  {attached.name} · {(attached.calls ?? attached.rows).toLocaleString()} {attached.calls !== undefined ? 'calls' : 'rows'}
+                </span>
+                <button
+                  type="button"
+                  className="chip-remove"
+                  onClick={() => {
+                    attach(attachKey, null);
+                    composerRef.current?.focus();
+                  }}
+                  aria-label={`Remove ${attached.name}`}
+                  title={`Remove ${attached.name}`}
+                >
+                  ✕
+                </button>
+              </span>
+            </div>
           )}
           <div className="composer-row">
             <button type="button" className="icon" onClick={() => setPanel(!panel)} aria-label="Upload usage data" aria-expanded={panel} title="Upload usage data">
@@ -464,7 +511,7 @@ export function ChatApp({ config }: { config: BootConfig }) {
               aria-describedby="composer-hint"
               onChange={(e) => setDraft(e.target.value)}
               onKeyDown={onKeyDown}
-              maxLength={32_000}
+              maxLength={limits.maxMessageChars}
             />
             {activeRun ? (
               <button type="button" className="danger" onClick={stop}>

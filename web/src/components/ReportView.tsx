@@ -1,5 +1,6 @@
 import type { CostShare, Report } from '../api/types';
 import { pct, reportToCsv, reportToJson, reportToMarkdown, usd } from '../report/export';
+import { DailyChart } from './DailyChart';
 import { Markdown } from './Markdown';
 
 /**
@@ -133,6 +134,7 @@ export function ReportView({ report, runId }: { report: Report; runId: string })
           </table>
         </div>
       )}
+      {c.daily && c.daily.length > 0 && <DailyChart points={c.daily} title="Daily cost" />}
       <div className="charts">
         <Bars title="Cost by model (per month)" items={c.by_model ?? []} label={(x) => x.model ?? '?'} />
         <Bars title="Cost by feature (per month)" items={c.by_feature ?? []} label={(x) => x.feature ?? '?'} />

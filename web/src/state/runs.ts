@@ -6,7 +6,7 @@
 // - a run has exactly one final state: the first terminal event wins, nothing moves it after;
 // - a run belongs to one thread; views are selected per thread, never mixed.
 
-import type { Envelope, Report, Run } from '../api/types';
+import type { Envelope, FollowUpResult, Report, Run } from '../api/types';
 
 export type RunPhase = 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -53,6 +53,8 @@ export interface RunView {
   timeline: TimelineItem[];
   answer: string;
   report?: Report;
+  /** A follow-up's result (what-if, trend, …): the final event's `result` when it has no report. */
+  result?: FollowUpResult;
   error?: { code: string; message: string };
   durationMs?: number;
   /** Every applied event, sorted by seq: the source of truth a view can be rebuilt from. */
@@ -199,6 +201,8 @@ function fold(run: RunView, e: Envelope): RunView {
         next.durationMs = durationMs;
         const report = p.report;
         if (report && typeof report === 'object') next.report = report as Report;
+        const result = p.result;
+        if (result && typeof result === 'object' && (result as { intent?: unknown }).intent === 'follow_up') next.result = result as FollowUpResult;
         if (!run.final) {
           next.final = true;
           next.phase = status === 'cancelled' ? 'cancelled' : status === 'failed' ? 'failed' : 'completed';
