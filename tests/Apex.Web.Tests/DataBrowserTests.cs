@@ -31,6 +31,7 @@ public sealed partial class BrowserTests
         {
             RunOnly = new RunOnlyOptions { Type = "tag", Values = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
         });
+        Assert.NotEmpty(result.Passes); // axe really ran on the page
         var found = result.Violations.Select(v =>
             $"{v.Id} ({v.Impact}): {v.Help} at {string.Join("; ", v.Nodes.Select(n => n.Html))}").ToList();
         Assert.True(found.Count == 0, $"axe-core violations {where}:\n" + string.Join('\n', found));
@@ -280,7 +281,7 @@ public sealed partial class BrowserTests
             await form.GetByRole(AriaRole.Combobox, new() { Name = "Model (required)" }).SelectOptionAsync("Engine");
             await form.GetByRole(AriaRole.Combobox, new() { Name = "Input tokens (required)" }).SelectOptionAsync("Tokens Sent");
             await form.GetByRole(AriaRole.Combobox, new() { Name = "Output tokens (required)" }).SelectOptionAsync("Tokens Received");
-            var cost = form.GetByRole(AriaRole.Combobox, new() { Name = "Cost usd (optional)" });
+            var cost = form.GetByRole(AriaRole.Combobox, new() { Name = "Cost (USD) (optional)" });
             if (await cost.CountAsync() == 1)
             {
                 await cost.SelectOptionAsync("Dollars");

@@ -125,7 +125,7 @@ export interface FollowUpResult {
   };
 }
 
-/** A server-to-client frame (docs/spec/realtime-protocol.md section 2). */
+/** A server-to-client frame as it arrives (docs/spec/realtime-protocol.md section 2): any type. */
 export interface Envelope {
   type: string;
   seq?: number;
@@ -134,6 +134,61 @@ export interface Envelope {
   agent_name?: string;
   timestamp?: string;
   payload?: Record<string, unknown>;
+}
+
+type Frame<T extends string, P> = Omit<Envelope, 'type' | 'payload'> & {
+  type: T;
+  /** Wire data: every field may be missing, and values are checked where they are read. */
+  payload?: Partial<P>;
+};
+
+export type AgentEnvelope =
+  | Frame<'agent_started', { message: string; parent_agent: string }>
+  | Frame<'agent_thinking', { reasoning: string; step: number; progress: number }>
+  | Frame<'tool_executing', { tool_call_id: string; tool_name: string; parameters: unknown }>
+  | Frame<'tool_completed', { tool_call_id: string; tool_name: string; result: unknown; duration_ms: number; ok: boolean; error: string }>
+  | Frame<'agent_message_delta', { message_id: string; delta: string }>
+  | Frame<'agent_completed', { status: string; duration_ms: number; final: boolean; parent_agent: string; result: unknown; report: Report }>
+  | Frame<'agent_error', { code: string; message: string; final: boolean }>;
+
+/** The frames the app acts on, discriminated by `type`; others are ignored (forward compatibility). */
+export type ServerEnvelope =
+  | Frame<'connection_established', { connection_id: string; user_id: string; epoch: string | number; last_seq: number; heartbeat_interval_s: number; max_message_bytes: number }>
+  | Frame<'resumed', { recovered: boolean; from_seq: number; to_seq: number; replayed: number; reason: string }>
+  | Frame<'error', { code: string; message: string; client_id: string }>
+  | Frame<'ack', { received_type: string; client_id: string }>
+  | Frame<'pong' | 'heartbeat', { timestamp: string; server_time: string }>
+  | Frame<'thread_created' | 'thread_updated', { thread: Thread }>
+  | AgentEnvelope;
+
+export const AGENT_EVENT_TYPES: ReadonlySet<string> = new Set<AgentEnvelope['type']>([
+  'agent_started',
+  'agent_thinking',
+  'tool_executing',
+  'tool_completed',
+  'agent_message_delta',
+  'agent_completed',
+  'agent_error',
+]);
+
+const SERVER_TYPES: ReadonlySet<string> = new Set<ServerEnvelope['type']>([
+  'connection_established',
+  'resumed',
+  'error',
+  'ack',
+  'pong',
+  'heartbeat',
+  'thread_created',
+  'thread_updated',
+  ...(AGENT_EVENT_TYPES as ReadonlySet<AgentEnvelope['type']>),
+]);
+
+export function isServerEnvelope(e: Envelope): e is ServerEnvelope {
+  return SERVER_TYPES.has(e.type) && (e.payload === undefined || (typeof e.payload === 'object' && e.payload !== null));
+}
+
+export function isAgentEnvelope(e: Envelope): e is AgentEnvelope {
+  return AGENT_EVENT_TYPES.has(e.type) && (e.payload === undefined || (typeof e.payload === 'object' && e.payload !== null));
 }
 
 export interface CostShare {

@@ -36,5 +36,6 @@ describe('column mapping', () => {
   it('sends only chosen fields, in the contract shape', () => {
     expect(JSON.parse(mappingJson({ timestamp: 'Date', model: 'Model', feature: '' }))).toEqual({ timestamp: 'Date', model: 'Model' });
     expect(fieldLabel('input_tokens')).toBe('Input tokens');
+    expect(fieldLabel('cost_usd')).toBe('Cost (USD)');
   });
 });

@@ -11,8 +11,16 @@ export function isUnrecognizedFormat(p: Problem | undefined): p is UnrecognizedF
   return !!x && x.code === 'unrecognized_format' && Array.isArray(x.columns_found) && Array.isArray(x.fields_needed);
 }
 
-/** "input_tokens" → "Input tokens". */
+const LABELS: Record<string, string> = {
+  cost_usd: 'Cost (USD)',
+  latency_ms: 'Latency (ms)',
+  prompt_hash: 'Prompt hash',
+  user_tier: 'User tier',
+};
+
+/** "input_tokens" → "Input tokens"; units in brackets. */
 export function fieldLabel(field: string): string {
+  if (LABELS[field]) return LABELS[field];
   const words = field.replace(/_/g, ' ').trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }

@@ -6,7 +6,7 @@
 // - a run has exactly one final state: the first terminal event wins, nothing moves it after;
 // - a run belongs to one thread; views are selected per thread, never mixed.
 
-import type { Envelope, FollowUpResult, Report, Run } from '../api/types';
+import { AGENT_EVENT_TYPES, isAgentEnvelope, type AgentEnvelope, type Envelope, type FollowUpResult, type Report, type Run } from '../api/types';
 
 export type RunPhase = 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -72,15 +72,7 @@ export interface StreamState {
 
 export const emptyStream: StreamState = { lastSeq: 0, runs: {} };
 
-export const AGENT_EVENT_TYPES = new Set([
-  'agent_started',
-  'agent_thinking',
-  'tool_executing',
-  'tool_completed',
-  'agent_message_delta',
-  'agent_completed',
-  'agent_error',
-]);
+export { AGENT_EVENT_TYPES };
 
 const TOP_AGENT = 'apex';
 
@@ -103,9 +95,9 @@ function newRun(id: string, threadId?: string, snapshot?: RunView['snapshot']): 
 }
 
 export function isTerminal(e: Envelope): boolean {
-  const p = e.payload ?? {};
-  if (e.type === 'agent_error') return p.final === true;
-  if (e.type === 'agent_completed') return p.final === true || (e.agent_name === TOP_AGENT && !p.parent_agent);
+  if (!isAgentEnvelope(e)) return false;
+  if (e.type === 'agent_error') return e.payload?.final === true;
+  if (e.type === 'agent_completed') return e.payload?.final === true || (e.agent_name === TOP_AGENT && !e.payload?.parent_agent);
   return false;
 }
 
@@ -115,7 +107,6 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 /** Applies one event to a run that has seen only smaller seqs. Returns a new object. */
 function fold(run: RunView, e: Envelope): RunView {
   const seq = e.seq ?? 0;
-  const p = e.payload ?? {};
   const agent = e.agent_name ?? TOP_AGENT;
   const next: RunView = {
     ...run,
@@ -124,10 +115,15 @@ function fold(run: RunView, e: Envelope): RunView {
     firstSeq: Math.min(run.firstSeq, seq),
   };
   // After the terminal event a run is settled; a late or repeated event cannot reopen it.
-  if (run.terminalSeen) return next;
+  // Unknown agent-level types are kept in `events` but do not change the view.
+  if (run.terminalSeen || !isAgentEnvelope(e)) return next;
+  return foldAgent(run, next, e, seq, agent);
+}
 
+function foldAgent(run: RunView, next: RunView, e: AgentEnvelope, seq: number, agent: string): RunView {
   switch (e.type) {
     case 'agent_started': {
+      const p = e.payload ?? {};
       const node: AgentNode = {
         name: agent,
         parent: str(p.parent_agent),
@@ -141,6 +137,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'agent_thinking': {
+      const p = e.payload ?? {};
       next.agents = run.agents.map((a) => (a.name === agent ? { ...a, thinking: a.thinking + 1 } : a));
       next.timeline = [
         ...run.timeline,
@@ -149,6 +146,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'tool_executing': {
+      const p = e.payload ?? {};
       next.timeline = [
         ...run.timeline,
         {
@@ -164,6 +162,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'tool_completed': {
+      const p = e.payload ?? {};
       const id = str(p.tool_call_id);
       const idx = run.timeline.findIndex((t) => t.kind === 'tool' && t.toolCallId === id && !t.done);
       const done = {
@@ -186,10 +185,12 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'agent_message_delta': {
+      const p = e.payload ?? {};
       next.answer = run.answer + (str(p.delta) ?? '');
       break;
     }
     case 'agent_completed': {
+      const p = e.payload ?? {};
       const status = str(p.status) ?? 'completed';
       const durationMs = num(p.duration_ms);
       next.agents = run.agents.map((a) =>
@@ -211,6 +212,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'agent_error': {
+      const p = e.payload ?? {};
       const code = str(p.code) ?? 'error';
       const message = str(p.message) ?? 'The agent failed.';
       const final = isTerminal(e);
@@ -228,9 +230,6 @@ function fold(run: RunView, e: Envelope): RunView {
       }
       break;
     }
-    default:
-      // Unknown agent-level types are kept in `events` but do not change the view.
-      break;
   }
   return next;
 }
