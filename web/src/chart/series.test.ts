@@ -73,5 +73,15 @@ describe('niceMax and describeTrend', () => {
       'model',
     );
     expect(describeTrend(falling)).toContain('Spend falls by about 60%.');
+    const hourly = stackDaily(
+      [
+        { date: '2026-01-01T10:00', cost_usd: 1 },
+        { date: '2026-01-01T11:00', cost_usd: 1 },
+      ],
+      'model',
+    );
+    expect(describeTrend(hourly, 'Hourly cost', 'hour')).toBe(
+      'Hourly cost from 2026-01-01T10:00 to 2026-01-01T11:00 (2 hours): $2.00 in total, highest $1.00 at 2026-01-01T10:00. Spend is about flat. Largest share: Other.',
+    );
   });
 });

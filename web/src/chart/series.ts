@@ -85,14 +85,14 @@ export function niceMax(max: number): number {
 }
 
 /** A sentence for screen readers: span, total, highest day and the direction of the trend. */
-export function describeTrend(s: StackedSeries, subject = 'Daily cost'): string {
+export function describeTrend(s: StackedSeries, subject = 'Daily cost', unit: 'day' | 'hour' = 'day'): string {
   const bars = s.bars;
   if (bars.length === 0) return `${subject}: no data.`;
   const first = bars[0];
   const last = bars[bars.length - 1];
   const total = bars.reduce((a, b) => a + b.total, 0);
   const peak = bars.reduce((m, b) => (b.total > m.total ? b : m), first);
-  const span = bars.length === 1 ? `on ${first.date}` : `from ${first.date} to ${last.date} (${bars.length} days)`;
+  const span = bars.length === 1 ? `on ${first.date}` : `from ${first.date} to ${last.date} (${bars.length} ${unit}${bars.length > 1 ? 's' : ''})`;
   let direction = '';
   if (bars.length >= 2) {
     // Halves rather than first and last day: one odd day does not decide the direction.
@@ -105,5 +105,5 @@ export function describeTrend(s: StackedSeries, subject = 'Daily cost'): string 
       Math.abs(change) < 0.05 ? ' Spend is about flat.' : change > 0 ? ` Spend rises by about ${Math.round(change * 100)}%.` : ` Spend falls by about ${Math.round(-change * 100)}%.`;
   }
   const biggest = s.series.length > 0 ? ` Largest share: ${s.series[0]}.` : '';
-  return `${subject} ${span}: ${usd(total)} in total, highest ${usd(peak.total)} on ${peak.date}.${direction}${biggest}`;
+  return `${subject} ${span}: ${usd(total)} in total, highest ${usd(peak.total)} ${unit === 'hour' ? 'at' : 'on'} ${peak.date}.${direction}${biggest}`;
 }

@@ -2,7 +2,8 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import type { UnrecognizedFormatProblem } from '../api/types';
 import { ColumnMapping } from './ColumnMapping';
-import { DatasetSummary } from './DatasetPanel';
+import { ApiError } from '../api/session';
+import { DatasetSummary, uploadFailure } from './DatasetPanel';
 
 const problem: UnrecognizedFormatProblem = {
   status: 422,
@@ -48,5 +49,23 @@ describe('DatasetSummary', () => {
     expect(html).toContain('LiteLLM spend logs');
     expect(html).toContain('data-testid="dataset-calls">3,400</span> calls');
     expect(html).toContain('totals over several calls');
+  });
+});
+
+describe('uploadFailure', () => {
+  it('asks for a mapping on unrecognized_format', () => {
+    const f = uploadFailure(new ApiError(422, problem));
+    expect(f.kind).toBe('mapping');
+    expect(f.kind === 'mapping' && f.problem.columns_found).toEqual(problem.columns_found);
+  });
+
+  it('shows the detail of no_token_counts and of other refusals', () => {
+    const detail = 'Azure RequestResponse logs have no token counts: export the Azure OpenAI usage metrics (Tokens) instead.';
+    expect(uploadFailure(new ApiError(422, { status: 422, code: 'no_token_counts', detail }))).toEqual({ kind: 'message', text: detail });
+    expect(uploadFailure(new ApiError(413, { status: 413, title: 'Payload Too Large' }))).toEqual({ kind: 'message', text: 'Payload Too Large' });
+    expect(uploadFailure(new Error('The upload failed: the server cannot be reached.'))).toEqual({
+      kind: 'message',
+      text: 'The upload failed: the server cannot be reached.',
+    });
   });
 });

@@ -28,9 +28,11 @@ export interface DailyChartProps {
   title: string;
   /** Which split to show first. */
   initial?: StackBy;
+  /** What one bar stands for. */
+  unit?: 'day' | 'hour';
 }
 
-export function DailyChart({ points, title, initial = 'model' }: DailyChartProps) {
+export function DailyChart({ points, title, initial = 'model', unit = 'day' }: DailyChartProps) {
   const id = useId();
   const hasFeature = points.some((p) => p.by_feature && Object.keys(p.by_feature).length > 0);
   const hasModel = points.some((p) => p.by_model && Object.keys(p.by_model).length > 0);
@@ -45,7 +47,7 @@ export function DailyChart({ points, title, initial = 'model' }: DailyChartProps
   const barW = Math.max(1, Math.min(48, band * 0.7));
   const every = Math.ceil(data.bars.length / MAX_X_LABELS);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
-  const summary = describeTrend(data, title);
+  const summary = describeTrend(data, title, unit);
 
   return (
     <figure className="daily-chart" data-testid="daily-chart" data-stack={by}>
@@ -107,7 +109,7 @@ export function DailyChart({ points, title, initial = 'model' }: DailyChartProps
         </caption>
         <thead>
           <tr>
-            <th scope="col">Date</th>
+            <th scope="col">{unit === 'hour' ? 'Hour' : 'Date'}</th>
             <th scope="col">Calls</th>
             <th scope="col">Cost</th>
             {data.series.map((s) => (

@@ -47,6 +47,20 @@ async function upload(file: File, mapping: Mapping | undefined, onProgress: (loa
   throw new ApiError(res.status, await readProblem(new Response(res.body || null, { status: res.status })));
 }
 
+export type UploadFailure = { kind: 'mapping'; problem: UnrecognizedFormatProblem } | { kind: 'message'; text: string };
+
+/**
+ * What a failed upload asks of the user: a column mapping (422 `unrecognized_format`), or a
+ * message: the server's detail (for `no_token_counts` it names the export to make instead).
+ */
+export function uploadFailure(e: unknown): UploadFailure {
+  if (e instanceof ApiError) {
+    if (e.status === 422 && isUnrecognizedFormat(e.problem)) return { kind: 'mapping', problem: e.problem };
+    return { kind: 'message', text: e.problem.detail || e.message };
+  }
+  return { kind: 'message', text: e instanceof Error ? e.message : 'The upload failed.' };
+}
+
 function period(d: Dataset): string {
   const f = (s?: string | null) => (s ? new Date(s).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' }) : '?');
   return d.period_start || d.period_end ? `${f(d.period_start)} – ${f(d.period_end)}` : 'unknown period';
@@ -99,12 +113,14 @@ export function DatasetPanel({
       setResult(d);
       onAttach(key, d);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 422 && isUnrecognizedFormat(e.problem)) {
-        setPending({ file, problem: e.problem });
-        if (mapping) setError(e.problem.detail ?? 'These columns do not cover the required fields.');
+      const failure = uploadFailure(e);
+      if (failure.kind === 'mapping') {
+        setPending({ file, problem: failure.problem });
+        // A retry whose mapping the server still refuses says why; the form stays for a correction.
+        if (mapping) setError(failure.problem.detail ?? 'These columns do not cover the required fields.');
       } else {
         setPending(null);
-        setError(e instanceof ApiError ? (e.problem.detail ?? e.message) : e instanceof Error ? e.message : 'The upload failed.');
+        setError(failure.text);
       }
     } finally {
       setUploading(null);

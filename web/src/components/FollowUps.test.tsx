@@ -4,6 +4,7 @@ import { applyRunEvents } from '../state/runs';
 import { report, trendResult } from '../test/fixtures';
 import { DailyChart } from './DailyChart';
 import { FollowUps } from './FollowUps';
+import { filterText, ReportView } from './ReportView';
 import { RunBlock } from './RunBlock';
 
 function finishedRun(payload: Record<string, unknown>) {
@@ -76,5 +77,15 @@ describe('DailyChart', () => {
 
   it('draws nothing for an empty series', () => {
     expect(renderToStaticMarkup(<DailyChart points={[]} title="Daily cost" />)).toBe('');
+  });
+});
+
+describe('filtered report', () => {
+  it('says what the analysis kept', () => {
+    expect(filterText({ feature: { exclude: ['report-gen'] }, model: null })).toBe('feature: exclude report-gen');
+    expect(filterText({ models: ['gpt-4o'], date_from: '2026-11-01' })).toBe('models: gpt-4o · date from: 2026-11-01');
+    expect(filterText(undefined)).toBe('');
+    const html = renderToStaticMarkup(<ReportView report={{ ...report, filters: { feature: { exclude: ['<b>report-gen</b>'] } } }} runId="run_1" />);
+    expect(html).toContain('Filtered</span> feature: exclude &lt;b&gt;report-gen&lt;/b&gt;');
   });
 });

@@ -31,6 +31,24 @@ function Bars({ title, items, label }: { title: string; items: CostShare[]; labe
   );
 }
 
+/** A filtered analysis says what it kept: `{feature: {exclude: ["report-gen"]}}` → "feature: exclude report-gen". */
+export function filterText(filters: Record<string, unknown> | undefined): string {
+  if (!filters || typeof filters !== 'object') return '';
+  const part = (v: unknown): string =>
+    Array.isArray(v)
+      ? v.map(part).join(', ')
+      : v && typeof v === 'object'
+        ? Object.entries(v)
+            .filter(([, x]) => x !== null && x !== undefined && x !== '')
+            .map(([k, x]) => `${k.replace(/_/g, ' ')} ${part(x)}`)
+            .join('; ')
+        : String(v);
+  return Object.entries(filters)
+    .filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0))
+    .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${part(v)}`)
+    .join(' · ');
+}
+
 function Download({ name, type, make, children }: { name: string; type: string; make: () => string; children: string }) {
   return (
     <button
@@ -75,6 +93,11 @@ export function ReportView({ report, runId }: { report: Report; runId: string })
           </Download>
         </div>
       </header>
+      {filterText(report.filters) && (
+        <p className="small" data-testid="report-filters">
+          <span className="badge">Filtered</span> {filterText(report.filters)}
+        </p>
+      )}
       {report.summary && <Markdown className="summary" text={report.summary} />}
       {(report.cost_analysis || report.potential_savings) && (
       <dl className="figures">

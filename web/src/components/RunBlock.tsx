@@ -165,6 +165,7 @@ export function RunBlock({ run, stored, onAsk, askDisabled }: { run: RunView; st
             points={run.result.trend.points}
             title={trendTitle(run.result.trend)}
             initial={run.result.trend.scope === 'model' ? 'feature' : 'model'}
+            unit={run.result.trend.granularity === 'hour' ? 'hour' : 'day'}
           />
         </section>
       )}
