@@ -1,16 +1,33 @@
-import { useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type RefObject } from 'react';
 import type { DailyCost } from '../api/types';
 import { describeTrend, niceMax, OTHER, stackDaily, type StackBy } from '../chart/series';
 import { usd } from '../report/export';
 
 // Inline SVG: a stacked bar per day is a few dozen rects, not worth a charting library's weight in
 // the initial bundle. Colours come from CSS custom properties, so both themes restyle it.
-const W = 640;
+const DEFAULT_W = 640;
 const H = 220;
 const M = { top: 10, right: 8, bottom: 26, left: 56 };
-const PLOT_W = W - M.left - M.right;
 const PLOT_H = H - M.top - M.bottom;
-const MAX_X_LABELS = 8;
+
+/**
+ * The figure's width in CSS pixels, so the drawing is made at its real size: labels keep their
+ * font size on a phone instead of shrinking with a scaled viewBox.
+ */
+function useWidth(ref: RefObject<HTMLElement | null>): number {
+  const [width, setWidth] = useState(DEFAULT_W);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver((entries) => {
+      const w = Math.round(entries[0]?.contentRect.width ?? 0);
+      if (w > 0) setWidth(Math.max(260, Math.min(1200, w)));
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [ref]);
+  return width;
+}
 
 function seriesClass(series: string[], name: string): string {
   return name === OTHER ? 'series-other' : `series-${series.indexOf(name) % 6}`;
@@ -34,6 +51,9 @@ export interface DailyChartProps {
 
 export function DailyChart({ points, title, initial = 'model', unit = 'day' }: DailyChartProps) {
   const id = useId();
+  const figureRef = useRef<HTMLElement>(null);
+  const W = useWidth(figureRef);
+  const PLOT_W = W - M.left - M.right;
   const hasFeature = points.some((p) => p.by_feature && Object.keys(p.by_feature).length > 0);
   const hasModel = points.some((p) => p.by_model && Object.keys(p.by_model).length > 0);
   const [chosen, setBy] = useState<StackBy>(initial);
@@ -45,12 +65,13 @@ export function DailyChart({ points, title, initial = 'model', unit = 'day' }: D
   const y = (v: number) => M.top + PLOT_H - (v / top) * PLOT_H;
   const band = PLOT_W / data.bars.length;
   const barW = Math.max(1, Math.min(48, band * 0.7));
-  const every = Math.ceil(data.bars.length / MAX_X_LABELS);
+  // About one date label per 70 px, so they never overlap.
+  const every = Math.ceil(data.bars.length / Math.max(2, Math.floor(PLOT_W / 70)));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
   const summary = describeTrend(data, title, unit);
 
   return (
-    <figure className="daily-chart" data-testid="daily-chart" data-stack={by}>
+    <figure className="daily-chart" ref={figureRef} data-testid="daily-chart" data-stack={by}>
       <figcaption>
         <span className="chart-title">{title}</span>
         {hasFeature && hasModel && (
@@ -63,7 +84,7 @@ export function DailyChart({ points, title, initial = 'model', unit = 'day' }: D
           </span>
         )}
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-t`} aria-describedby={`${id}-d`} preserveAspectRatio="xMidYMid meet">
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-t`} aria-describedby={`${id}-d`} width={W} height={H} preserveAspectRatio="xMidYMid meet">
         <title id={`${id}-t`}>{summary}</title>
         <desc id={`${id}-d`}>The same figures are in the table that follows.</desc>
         {ticks.map((t) => (
