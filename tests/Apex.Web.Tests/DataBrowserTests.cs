@@ -300,4 +300,39 @@ public sealed partial class BrowserTests
         });
         Directory.Delete(dir, recursive: true);
     }
+
+    /// <summary>Needs the server side of the usage-import contract (422 no_token_counts).</summary>
+    [Fact(Timeout = 90_000)]
+    public async Task Azure_request_logs_without_tokens_are_refused_with_what_to_export_instead()
+    {
+        await using var server = await WebApp.StartServerAsync();
+        var dir = Directory.CreateTempSubdirectory("apex-web-").FullName;
+        var path = Path.Combine(dir, "azure-openai-requests.jsonl");
+        var lines = Enumerable.Range(0, 5).Select(i => JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["time"] = $"2026-11-01T10:0{i}:00.0000000Z",
+            ["resourceId"] = "/SUBSCRIPTIONS/0000/RESOURCEGROUPS/AI/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/CONTOSO",
+            ["operationName"] = "ChatCompletions_Create",
+            ["category"] = "RequestResponse",
+            ["resultType"] = "Succeeded",
+            ["resultSignature"] = "200",
+            ["durationMs"] = 800 + i,
+            ["properties"] = new Dictionary<string, string> { ["modelDeploymentName"] = "support-gpt4o", ["modelName"] = "gpt-4o", ["modelVersion"] = "2024-08-06" },
+        }));
+        await File.WriteAllLinesAsync(path, lines);
+
+        await PageSession.RunAsync(fixture.Browser, server.BaseAddress, "no-tokens", async s =>
+        {
+            var page = s.Page;
+            await RegisterAsync(page, NewEmail());
+            await UploadFromComposerAsync(page, path);
+            var error = page.GetByTestId("upload-error");
+            await Expect(error).ToBeVisibleAsync();
+            await Expect(error).ToContainTextAsync(new Regex("token", RegexOptions.IgnoreCase));
+            await Expect(page.GetByTestId("dataset-result")).ToHaveCountAsync(0);
+            await Expect(page.GetByTestId("column-mapping")).ToHaveCountAsync(0);
+            await Expect(page.GetByTestId("attached-dataset")).ToHaveCountAsync(0);
+        });
+        Directory.Delete(dir, recursive: true);
+    }
 }
