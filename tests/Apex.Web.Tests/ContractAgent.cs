@@ -82,7 +82,12 @@ internal sealed class ContractAgent : IAgentRuntime
             },
             ["recommendations"] = new JsonArray(new JsonObject
             {
-                ["id"] = "cache", ["title"] = "Cache exact repeats", ["monthly_savings_usd"] = 12, ["effort"] = "low", ["risk"] = "low", ["confidence"] = "high",
+                ["id"] = "cache",
+                ["title"] = "Cache exact repeats",
+                ["monthly_savings_usd"] = 12,
+                ["effort"] = "low",
+                ["risk"] = "low",
+                ["confidence"] = "high",
             }),
             ["potential_savings"] = new JsonObject { ["monthly_amount"] = 12, ["annual_amount"] = 144, ["percent"] = 11.6 },
             ["action_plan"] = new JsonArray(new JsonObject { ["order"] = 1, ["recommendation_id"] = "cache", ["week"] = 1 }),
