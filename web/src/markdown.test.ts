@@ -79,4 +79,32 @@ describe('safeHref', () => {
     expect(renderMarkdown('[ok](https://example.com/x)')).toContain('href="https://example.com/x"');
     expect(renderMarkdown('[ok](/threads/thr_1)')).toContain('href="/threads/thr_1"');
   });
+
+  it('never yields a link that leaves the origin other than an http(s) URL written as one', () => {
+    const sources = [
+      '[a](/\\\\evil.example)',
+      '[a](/%5Cevil.example)',
+      '[a](<\\/\\/evil.example>)',
+      '[a](/&#92;evil.example)',
+      '[a](/&#x5c;evil.example)',
+      '[a](/&bsol;evil.example)',
+      '[a](&#47;&#47;evil.example)',
+      '[a](/&#9;/evil.example)',
+      '[a]: /\\evil.example\n\n[a]',
+      '<https:/\\evil.example>',
+      '![a](//evil.example/x.png)',
+    ];
+    const decode = (s: string) =>
+      s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|quot|lt|gt|#39);/gi, (_, e: string) => {
+        const named: Record<string, string> = { amp: '&', quot: '"', lt: '<', gt: '>' };
+        if (named[e.toLowerCase()]) return named[e.toLowerCase()];
+        return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+      });
+    for (const src of sources) {
+      for (const m of renderMarkdown(src).matchAll(/href="([^"]*)"/g)) {
+        const href = decode(m[1]);
+        expect(new URL(href, 'https://app.example/').origin, `${src} -> ${href}`).toBe('https://app.example');
+      }
+    }
+  });
 });
