@@ -74,12 +74,12 @@ public sealed partial class BrowserTests(BrowserFixture fixture)
             var page = s.Page;
             await RegisterAsync(page, NewEmail());
 
-            // Upload: progress, then the parse result, then attach to the conversation.
+            // Upload: progress, then the parse result; the file is attached to the conversation.
             await page.GetByRole(AriaRole.Button, new() { Name = "Upload usage data" }).ClickAsync();
             await page.GetByLabel("Usage file (CSV or JSON Lines)").SetInputFilesAsync(csv);
             await Expect(page.GetByTestId("dataset-rows")).ToHaveTextAsync(UsageData.Rows.ToString("N0", CultureInfo.InvariantCulture));
-            await page.GetByRole(AriaRole.Button, new() { Name = "Attach to conversation" }).ClickAsync();
             await Expect(page.GetByTestId("attached-dataset")).ToContainTextAsync("usage-export.csv");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Done" }).ClickAsync();
 
             await page.EvaluateAsync(TimelineRecorder);
             const string question = "Analyse the usage file I uploaded and give me a 4-week plan.";

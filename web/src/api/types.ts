@@ -36,6 +36,7 @@ export interface Problem {
   title?: string;
   status?: number;
   detail?: string;
+  code?: string;
   errors?: Record<string, string[] | string>;
 }
 
@@ -80,9 +81,51 @@ export interface Dataset {
   period_start?: string | null;
   period_end?: string | null;
   warnings?: string[];
+  /** Stable id of the recognised export format, e.g. `apex`, `litellm_spend_logs`, `custom_mapping`. */
+  source_format?: string;
+  /** The recognised format in words, e.g. "LiteLLM spend logs". */
+  source_format_name?: string;
+  /** Calls the rows stand for (request counts of aggregated rows summed). */
+  calls?: number;
+  /** Rows are buckets of several calls: no per-call statistics. */
+  aggregated?: boolean;
+  cost_only?: boolean;
 }
 
-/** A server-to-client frame (docs/spec/realtime-protocol.md section 2). */
+/** 422 problem of an upload no format recognises (code `unrecognized_format`). */
+export interface UnrecognizedFormatProblem extends Problem {
+  code: 'unrecognized_format';
+  columns_found: string[];
+  fields_needed: string[];
+  fields_optional?: string[];
+}
+
+/** One day (or hour) of spend: `by_model` and `by_feature` split `cost_usd`. */
+export interface DailyCost {
+  date: string;
+  calls?: number;
+  cost_usd: number;
+  by_model?: Record<string, number>;
+  by_feature?: Record<string, number>;
+}
+
+export type FollowUpKind = 'what_if' | 'explain_recommendation' | 'cost_trend' | 'compare_models' | 'latency';
+
+/** The result of a follow-up that is not a full analysis (final `agent_completed` without a report). */
+export interface FollowUpResult {
+  intent: 'follow_up';
+  kind: FollowUpKind | (string & {});
+  dataset_id?: string | null;
+  follow_ups?: string[];
+  trend?: {
+    granularity: 'day' | 'hour';
+    scope: 'all' | 'feature' | 'model';
+    name?: string | null;
+    points: DailyCost[];
+  };
+}
+
+/** A server-to-client frame as it arrives (docs/spec/realtime-protocol.md section 2): any type. */
 export interface Envelope {
   type: string;
   seq?: number;
@@ -91,6 +134,61 @@ export interface Envelope {
   agent_name?: string;
   timestamp?: string;
   payload?: Record<string, unknown>;
+}
+
+type Frame<T extends string, P> = Omit<Envelope, 'type' | 'payload'> & {
+  type: T;
+  /** Wire data: every field may be missing, and values are checked where they are read. */
+  payload?: Partial<P>;
+};
+
+export type AgentEnvelope =
+  | Frame<'agent_started', { message: string; parent_agent: string }>
+  | Frame<'agent_thinking', { reasoning: string; step: number; progress: number }>
+  | Frame<'tool_executing', { tool_call_id: string; tool_name: string; parameters: unknown }>
+  | Frame<'tool_completed', { tool_call_id: string; tool_name: string; result: unknown; duration_ms: number; ok: boolean; error: string }>
+  | Frame<'agent_message_delta', { message_id: string; delta: string }>
+  | Frame<'agent_completed', { status: string; duration_ms: number; final: boolean; parent_agent: string; result: unknown; report: Report }>
+  | Frame<'agent_error', { code: string; message: string; final: boolean }>;
+
+/** The frames the app acts on, discriminated by `type`; others are ignored (forward compatibility). */
+export type ServerEnvelope =
+  | Frame<'connection_established', { connection_id: string; user_id: string; epoch: string | number; last_seq: number; heartbeat_interval_s: number; max_message_bytes: number }>
+  | Frame<'resumed', { recovered: boolean; from_seq: number; to_seq: number; replayed: number; reason: string }>
+  | Frame<'error', { code: string; message: string; client_id: string }>
+  | Frame<'ack', { received_type: string; client_id: string }>
+  | Frame<'pong' | 'heartbeat', { timestamp: string; server_time: string }>
+  | Frame<'thread_created' | 'thread_updated', { thread: Thread }>
+  | AgentEnvelope;
+
+export const AGENT_EVENT_TYPES: ReadonlySet<string> = new Set<AgentEnvelope['type']>([
+  'agent_started',
+  'agent_thinking',
+  'tool_executing',
+  'tool_completed',
+  'agent_message_delta',
+  'agent_completed',
+  'agent_error',
+]);
+
+const SERVER_TYPES: ReadonlySet<string> = new Set<ServerEnvelope['type']>([
+  'connection_established',
+  'resumed',
+  'error',
+  'ack',
+  'pong',
+  'heartbeat',
+  'thread_created',
+  'thread_updated',
+  ...(AGENT_EVENT_TYPES as ReadonlySet<AgentEnvelope['type']>),
+]);
+
+export function isServerEnvelope(e: Envelope): e is ServerEnvelope {
+  return SERVER_TYPES.has(e.type) && (e.payload === undefined || (typeof e.payload === 'object' && e.payload !== null));
+}
+
+export function isAgentEnvelope(e: Envelope): e is AgentEnvelope {
+  return AGENT_EVENT_TYPES.has(e.type) && (e.payload === undefined || (typeof e.payload === 'object' && e.payload !== null));
 }
 
 export interface CostShare {
@@ -121,7 +219,10 @@ export interface Report {
     calls?: number;
     by_model?: CostShare[];
     by_feature?: CostShare[];
+    daily?: DailyCost[];
   };
+  follow_ups?: string[];
+  filters?: Record<string, unknown>;
   recommendations?: Recommendation[];
   potential_savings?: { monthly_amount?: number; annual_amount?: number; percent?: number };
   action_plan?: { order: number; recommendation_id: string; week?: number }[];

@@ -1,5 +1,6 @@
 import type { CostShare, Report } from '../api/types';
 import { pct, reportToCsv, reportToJson, reportToMarkdown, usd } from '../report/export';
+import { DailyChart } from './DailyChart';
 import { Markdown } from './Markdown';
 
 /**
@@ -28,6 +29,24 @@ function Bars({ title, items, label }: { title: string; items: CostShare[]; labe
       </ul>
     </figure>
   );
+}
+
+/** A filtered analysis says what it kept: `{feature: {exclude: ["report-gen"]}}` → "feature: exclude report-gen". */
+export function filterText(filters: Record<string, unknown> | undefined): string {
+  if (!filters || typeof filters !== 'object') return '';
+  const part = (v: unknown): string =>
+    Array.isArray(v)
+      ? v.map(part).join(', ')
+      : v && typeof v === 'object'
+        ? Object.entries(v)
+            .filter(([, x]) => x !== null && x !== undefined && x !== '')
+            .map(([k, x]) => `${k.replace(/_/g, ' ')} ${part(x)}`)
+            .join('; ')
+        : String(v);
+  return Object.entries(filters)
+    .filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0))
+    .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${part(v)}`)
+    .join(' · ');
 }
 
 function Download({ name, type, make, children }: { name: string; type: string; make: () => string; children: string }) {
@@ -74,6 +93,11 @@ export function ReportView({ report, runId }: { report: Report; runId: string })
           </Download>
         </div>
       </header>
+      {filterText(report.filters) && (
+        <p className="small" data-testid="report-filters">
+          <span className="badge">Filtered</span> {filterText(report.filters)}
+        </p>
+      )}
       {report.summary && <Markdown className="summary" text={report.summary} />}
       {(report.cost_analysis || report.potential_savings) && (
       <dl className="figures">
@@ -133,6 +157,7 @@ export function ReportView({ report, runId }: { report: Report; runId: string })
           </table>
         </div>
       )}
+      {c.daily && c.daily.length > 0 && <DailyChart points={c.daily} title="Daily cost" />}
       <div className="charts">
         <Bars title="Cost by model (per month)" items={c.by_model ?? []} label={(x) => x.model ?? '?'} />
         <Bars title="Cost by feature (per month)" items={c.by_feature ?? []} label={(x) => x.feature ?? '?'} />

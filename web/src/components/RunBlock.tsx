@@ -1,6 +1,8 @@
 import { useState, type ReactNode } from 'react';
 import type { Message } from '../api/types';
 import type { AgentNode, RunView, TimelineItem } from '../state/runs';
+import { DailyChart } from './DailyChart';
+import { FollowUps } from './FollowUps';
 import { Markdown } from './Markdown';
 import { ReportView } from './ReportView';
 
@@ -115,8 +117,16 @@ const phaseLabel: Record<RunView['phase'], string> = {
   cancelled: 'Stopped',
 };
 
-/** One run: its agent tree and timeline, the answer (streaming, then stored), the report. */
-export function RunBlock({ run, stored }: { run: RunView; stored?: Message }) {
+function trendTitle(t: NonNullable<NonNullable<RunView['result']>['trend']>): string {
+  const unit = t.granularity === 'hour' ? 'Hourly' : 'Daily';
+  return t.scope !== 'all' && t.name ? `${unit} cost of ${t.name}` : `${unit} cost`;
+}
+
+/**
+ * One run: its agent tree and timeline, the answer (streaming, then stored), the report or the
+ * follow-up's result, and (when `onAsk` is given) the questions to ask next.
+ */
+export function RunBlock({ run, stored, onAsk, askDisabled }: { run: RunView; stored?: Message; onAsk?: (q: string) => void; askDisabled?: boolean }) {
   // Live runs open their activity; runs read from history start folded.
   const [open, setOpen] = useState(!run.final);
   const answer = stored?.content || run.answer;
@@ -149,6 +159,19 @@ export function RunBlock({ run, stored }: { run: RunView; stored?: Message }) {
       )}
       {run.phase === 'cancelled' && <p className="muted">Stopped before it finished.</p>}
       {run.report && <ReportView report={run.report} runId={run.id} />}
+      {!run.report && run.result?.trend && run.result.trend.points.length > 0 && (
+        <section className="report trend" aria-label="Cost trend" data-testid="trend">
+          <DailyChart
+            points={run.result.trend.points}
+            title={trendTitle(run.result.trend)}
+            initial={run.result.trend.scope === 'model' ? 'feature' : 'model'}
+            unit={run.result.trend.granularity === 'hour' ? 'hour' : 'day'}
+          />
+        </section>
+      )}
+      {onAsk && run.phase === 'completed' && (
+        <FollowUps questions={run.report?.follow_ups ?? run.result?.follow_ups ?? []} onAsk={onAsk} disabled={askDisabled} />
+      )}
     </article>
   );
 }

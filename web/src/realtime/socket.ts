@@ -120,7 +120,7 @@ export class RealtimeClient {
       return;
     }
     this.setStatus(this.everConnected ? 'reconnecting' : 'connecting');
-    let token: string | null = null;
+    let token: string | null;
     try {
       token = await this.opts.token();
     } catch {

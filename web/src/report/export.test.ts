@@ -43,4 +43,29 @@ describe('report export', () => {
     expect(lines[1]).toBe('1,1,cache,,"Cache ""exact"" repeats, now",910,low,low,high,');
     expect(lines[2]).toContain(`"'=HYPERLINK(""x"")"`);
   });
+
+  it('Markdown writes dataset text as text, not HTML', () => {
+    const evil: Report = {
+      ...report,
+      summary: 'Spend is in <img src=x onerror=alert(1)> & **support**.',
+      cost_analysis: {
+        ...report.cost_analysis,
+        by_model: [{ model: '<script>alert(2)</script>', monthly_cost_usd: 1, share: 0.1 }],
+        by_feature: [{ feature: '<img src=x onerror=alert(3)>', monthly_cost_usd: 2, share: 0.2 }],
+        daily: [{ date: '2026-11-01', calls: 3, cost_usd: 1.5, by_feature: { '<b>x</b>': 1.5 } }],
+      },
+      recommendations: [{ id: 'r1', title: 'Move <iframe src=//evil> to mini', monthly_savings_usd: 1 }],
+      action_plan: [{ order: 1, recommendation_id: 'r1', week: 1 }],
+      follow_ups: ['Why <svg onload=alert(4)>?'],
+      assumptions: ['<a href="javascript:x">'],
+    };
+    const md = reportToMarkdown(evil);
+    expect(md).not.toMatch(/<(img|script|iframe|svg|a|b)\b/i);
+    expect(md).toContain('Spend is in &lt;img src=x onerror=alert(1)&gt; &amp; **support**.');
+    expect(md).toContain('| &lt;script&gt;alert(2)&lt;/script&gt; |');
+    expect(md).toContain('| &lt;img src=x onerror=alert(3)&gt; |');
+    expect(md).toContain('1. Week 1: Move &lt;iframe src=//evil&gt; to mini');
+    expect(md).toContain('- Why &lt;svg onload=alert(4)&gt;?');
+    expect(md).toContain('| 2026-11-01 | 3 | $1.50 |');
+  });
 });

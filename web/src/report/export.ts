@@ -12,14 +12,23 @@ export function pct(n: number | undefined): string {
   return n === undefined || !Number.isFinite(n) ? '–' : `${n.toFixed(1)}%`;
 }
 
+/**
+ * Text from the dataset (model and feature names, titles, the summary) as Markdown text: many
+ * Markdown viewers pass raw HTML through, so `<`, `>` and `&` are written as entities, the way the
+ * app shows raw HTML as text. Formatting characters stay, so the summary keeps its emphasis.
+ */
+export function mdText(s: unknown): string {
+  return String(s ?? '').replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] as string);
+}
+
 function mdCell(s: unknown): string {
-  return String(s ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return mdText(s).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
 export function reportToMarkdown(r: Report): string {
   const lines: string[] = ['# Apex cost report', ''];
   if (r.estimate) lines.push('_Estimate from the figures in the conversation, not from a usage export._', '');
-  if (r.summary) lines.push(r.summary, '');
+  if (r.summary) lines.push(mdText(r.summary), '');
   const c = r.cost_analysis;
   const s = r.potential_savings;
   lines.push('## Figures', '');
@@ -47,18 +56,29 @@ export function reportToMarkdown(r: Report): string {
     for (const f of byFeature) lines.push(`| ${mdCell(f.feature)} | ${usd(f.monthly_cost_usd)} | ${pct((f.share ?? 0) * 100)} |`);
     lines.push('');
   }
+  const daily = c?.daily ?? [];
+  if (daily.length) {
+    lines.push('## Daily cost', '', '| Date | Calls | Cost |', '|---|---|---|');
+    for (const d of daily) lines.push(`| ${mdCell(d.date)} | ${(d.calls ?? 0).toLocaleString('en-US')} | ${usd(d.cost_usd)} |`);
+    lines.push('');
+  }
   const plan = [...(r.action_plan ?? [])].sort((a, b) => a.order - b.order);
   if (plan.length) {
     lines.push('## Action plan', '');
     for (const p of plan) {
       const rec = recs.find((x) => x.id === p.recommendation_id);
-      lines.push(`${p.order}. Week ${p.week ?? '?'}: ${rec?.title ?? p.recommendation_id}`);
+      lines.push(`${p.order}. Week ${p.week ?? '?'}: ${mdCell(rec?.title ?? p.recommendation_id)}`);
     }
+    lines.push('');
+  }
+  if (r.follow_ups?.length) {
+    lines.push('## Questions to ask next', '');
+    for (const q of r.follow_ups) lines.push(`- ${mdCell(q)}`);
     lines.push('');
   }
   if (r.assumptions?.length) {
     lines.push('## Assumptions', '');
-    for (const a of r.assumptions) lines.push(`- ${a}`);
+    for (const a of r.assumptions) lines.push(`- ${mdCell(a)}`);
     lines.push('');
   }
   return lines.join('\n');

@@ -29,7 +29,7 @@ function fullRun(run: string, thread: string, start: number): Envelope[] {
     ev('agent_completed', s++, run, thread, 'cost_analyst', { status: 'completed', duration_ms: 40 }),
     ev('agent_message_delta', s++, run, thread, 'reporter', { message_id: 'm1', delta: 'You spend ' }),
     ev('agent_message_delta', s++, run, thread, 'reporter', { message_id: 'm1', delta: '$100/month.' }),
-    ev('agent_completed', s++, run, thread, 'apex', {
+    ev('agent_completed', s, run, thread, 'apex', {
       status: 'completed',
       final: true,
       duration_ms: 90,

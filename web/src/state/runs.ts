@@ -6,7 +6,7 @@
 // - a run has exactly one final state: the first terminal event wins, nothing moves it after;
 // - a run belongs to one thread; views are selected per thread, never mixed.
 
-import type { Envelope, Report, Run } from '../api/types';
+import { AGENT_EVENT_TYPES, isAgentEnvelope, type AgentEnvelope, type Envelope, type FollowUpResult, type Report, type Run } from '../api/types';
 
 export type RunPhase = 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -53,6 +53,8 @@ export interface RunView {
   timeline: TimelineItem[];
   answer: string;
   report?: Report;
+  /** A follow-up's result (what-if, trend, …): the final event's `result` when it has no report. */
+  result?: FollowUpResult;
   error?: { code: string; message: string };
   durationMs?: number;
   /** Every applied event, sorted by seq: the source of truth a view can be rebuilt from. */
@@ -70,15 +72,7 @@ export interface StreamState {
 
 export const emptyStream: StreamState = { lastSeq: 0, runs: {} };
 
-export const AGENT_EVENT_TYPES = new Set([
-  'agent_started',
-  'agent_thinking',
-  'tool_executing',
-  'tool_completed',
-  'agent_message_delta',
-  'agent_completed',
-  'agent_error',
-]);
+export { AGENT_EVENT_TYPES };
 
 const TOP_AGENT = 'apex';
 
@@ -101,9 +95,9 @@ function newRun(id: string, threadId?: string, snapshot?: RunView['snapshot']): 
 }
 
 export function isTerminal(e: Envelope): boolean {
-  const p = e.payload ?? {};
-  if (e.type === 'agent_error') return p.final === true;
-  if (e.type === 'agent_completed') return p.final === true || (e.agent_name === TOP_AGENT && !p.parent_agent);
+  if (!isAgentEnvelope(e)) return false;
+  if (e.type === 'agent_error') return e.payload?.final === true;
+  if (e.type === 'agent_completed') return e.payload?.final === true || (e.agent_name === TOP_AGENT && !e.payload?.parent_agent);
   return false;
 }
 
@@ -113,7 +107,6 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 /** Applies one event to a run that has seen only smaller seqs. Returns a new object. */
 function fold(run: RunView, e: Envelope): RunView {
   const seq = e.seq ?? 0;
-  const p = e.payload ?? {};
   const agent = e.agent_name ?? TOP_AGENT;
   const next: RunView = {
     ...run,
@@ -122,10 +115,15 @@ function fold(run: RunView, e: Envelope): RunView {
     firstSeq: Math.min(run.firstSeq, seq),
   };
   // After the terminal event a run is settled; a late or repeated event cannot reopen it.
-  if (run.terminalSeen) return next;
+  // Unknown agent-level types are kept in `events` but do not change the view.
+  if (run.terminalSeen || !isAgentEnvelope(e)) return next;
+  return foldAgent(run, next, e, seq, agent);
+}
 
+function foldAgent(run: RunView, next: RunView, e: AgentEnvelope, seq: number, agent: string): RunView {
   switch (e.type) {
     case 'agent_started': {
+      const p = e.payload ?? {};
       const node: AgentNode = {
         name: agent,
         parent: str(p.parent_agent),
@@ -139,6 +137,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'agent_thinking': {
+      const p = e.payload ?? {};
       next.agents = run.agents.map((a) => (a.name === agent ? { ...a, thinking: a.thinking + 1 } : a));
       next.timeline = [
         ...run.timeline,
@@ -147,6 +146,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'tool_executing': {
+      const p = e.payload ?? {};
       next.timeline = [
         ...run.timeline,
         {
@@ -162,6 +162,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'tool_completed': {
+      const p = e.payload ?? {};
       const id = str(p.tool_call_id);
       const idx = run.timeline.findIndex((t) => t.kind === 'tool' && t.toolCallId === id && !t.done);
       const done = {
@@ -184,10 +185,12 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'agent_message_delta': {
+      const p = e.payload ?? {};
       next.answer = run.answer + (str(p.delta) ?? '');
       break;
     }
     case 'agent_completed': {
+      const p = e.payload ?? {};
       const status = str(p.status) ?? 'completed';
       const durationMs = num(p.duration_ms);
       next.agents = run.agents.map((a) =>
@@ -199,6 +202,8 @@ function fold(run: RunView, e: Envelope): RunView {
         next.durationMs = durationMs;
         const report = p.report;
         if (report && typeof report === 'object') next.report = report as Report;
+        const result = p.result;
+        if (result && typeof result === 'object' && (result as { intent?: unknown }).intent === 'follow_up') next.result = result as FollowUpResult;
         if (!run.final) {
           next.final = true;
           next.phase = status === 'cancelled' ? 'cancelled' : status === 'failed' ? 'failed' : 'completed';
@@ -207,6 +212,7 @@ function fold(run: RunView, e: Envelope): RunView {
       break;
     }
     case 'agent_error': {
+      const p = e.payload ?? {};
       const code = str(p.code) ?? 'error';
       const message = str(p.message) ?? 'The agent failed.';
       const final = isTerminal(e);
@@ -224,9 +230,6 @@ function fold(run: RunView, e: Envelope): RunView {
       }
       break;
     }
-    default:
-      // Unknown agent-level types are kept in `events` but do not change the view.
-      break;
   }
   return next;
 }
