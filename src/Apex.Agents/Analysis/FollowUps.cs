@@ -249,7 +249,8 @@ public static class FollowUps
                 ct.ThrowIfCancellationRequested();
             }
 
-            if (double.IsNaN(rows.Cost[i]) || !keys.TryGetValue(UsageAnalyzer.GroupKey(rows.Feature[i], rows.Model[i]), out var sums))
+            if (double.IsNaN(rows.Cost[i]) || (rows.Flags[i] & UsageFlags.CostOnly) != 0
+                || !keys.TryGetValue(UsageAnalyzer.GroupKey(rows.Feature[i], rows.Model[i]), out var sums))
             {
                 continue;
             }
@@ -309,7 +310,7 @@ public static class FollowUps
                 ct.ThrowIfCancellationRequested();
             }
 
-            if (!featureOk[rows.Feature[i]] || !modelOk[rows.Model[i]] || double.IsNaN(rows.Cost[i]))
+            if (!featureOk[rows.Feature[i]] || !modelOk[rows.Model[i]] || double.IsNaN(rows.Cost[i]) || (rows.Flags[i] & UsageFlags.CostOnly) != 0)
             {
                 continue;
             }

@@ -143,7 +143,7 @@ public static class SavingsPlanner
                 }
 
                 rowPair[i] = -1;
-                if (double.IsNaN(remaining[i]) || remaining[i] <= 0
+                if (double.IsNaN(remaining[i]) || remaining[i] <= 0 || (rows.Flags[i] & UsageFlags.CostOnly) != 0
                     || !pairOfGroup.TryGetValue(UsageAnalyzer.GroupKey(rows.Feature[i], rows.Model[i]), out var pair))
                 {
                     continue;

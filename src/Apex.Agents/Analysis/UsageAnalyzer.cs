@@ -431,6 +431,12 @@ public sealed partial class UsageAnalyzer
                 ct.ThrowIfCancellationRequested();
             }
 
+            // Cost-only lines carry no tokens: pricing them at another model would read as a saving.
+            if ((rows.Flags[i] & UsageFlags.CostOnly) != 0)
+            {
+                continue;
+            }
+
             ref var g = ref accumulators[rowGroup[i]];
             var requests = rows.Requests[i];
             g.Calls += requests;
@@ -448,7 +454,7 @@ public sealed partial class UsageAnalyzer
             g.Output += rows.Output[i];
             g.Reasoning += rows.Reasoning[i];
             // An aggregated row's largest call is unknown: its mean call stands in for it.
-            g.MaxContext = Math.Max(g.MaxContext, ((long)rows.Input[i] + rows.Output[i]) / requests);
+            g.MaxContext = Math.Max(g.MaxContext, ((long)rows.Input[i] + rows.Output[i]) / Math.Max(1, requests));
         }
 
         var groups = Enumerable.Range(0, keys.Length).ToDictionary(g => keys[g], g => accumulators[g]);
@@ -541,6 +547,11 @@ public sealed partial class UsageAnalyzer
             }
 
             var flags = rows.Flags[i];
+            if ((flags & UsageFlags.CostOnly) != 0)
+            {
+                continue;
+            }
+
             var known = (flags & UsageFlags.InteractiveKnown) != 0;
             var f = rows.Feature[i];
             var isBatch = known ? (flags & UsageFlags.Interactive) == 0 : batchLikeFeature[f];
@@ -604,6 +615,7 @@ public sealed partial class UsageAnalyzer
             // Aggregated rows are judged by their mean call; tokens already read from or written to the
             // cache count as cached.
             if (price is null || price.CachedInputPerMillion >= price.InputPerMillion || double.IsNaN(rows.Cost[i])
+                || (rows.Flags[i] & UsageFlags.CostOnly) != 0
                 || rows.Input[i] / rows.Requests[i] < o.PromptCacheMinInputTokens
                 || (long)rows.Cached[i] + rows.CacheWrite[i] >= rows.Input[i] * o.PromptCacheMaxCachedShare)
             {

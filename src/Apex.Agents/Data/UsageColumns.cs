@@ -146,7 +146,8 @@ public sealed class UsageColumns
         Cached[i] = row.CachedInputTokens;
         CacheWrite[i] = row.CacheWriteTokens;
         Reasoning[i] = row.ReasoningTokens;
-        Requests[i] = Math.Max(1, row.Requests);
+        // A cost-only line (a spend export's line item) stands for no known number of calls.
+        Requests[i] = (row.Flags & UsageFlags.CostOnly) != 0 ? 0 : Math.Max(1, row.Requests);
         Latency[i] = row.LatencyMs;
         Cost[i] = row.CostUsd;
         Prompt[i] = row.PromptHash;

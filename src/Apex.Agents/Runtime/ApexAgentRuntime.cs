@@ -310,6 +310,11 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
 
                 assumptions.AddRange(facts.Assumptions);
                 assumptions.AddRange(Context.Assumptions);
+                if (Context.Dataset is { CostOnly: true })
+                {
+                    assumptions.Add("This dataset is a cost-only export (spend per model or line item, no token counts or calls): the spend breakdown comes from its cost lines, and per-call advice (model switches, caching, batching, failed calls) needs a usage export instead (OpenAI: Usage → Activity export; Anthropic: Console usage export).");
+                }
+
                 if (Context.Analyzer is { } a)
                 {
                     if (a.Summary?.UnpricedCalls > 0)
