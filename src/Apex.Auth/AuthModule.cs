@@ -73,6 +73,7 @@ public static class AuthModule
         services.AddSingleton<TokenService>();
         services.AddSingleton<IAccessTokenValidator, AccessTokenValidator>();
         services.AddSingleton<IRevocationStore, DatabaseRevocationStore>();
+        services.AddSingleton<IRevocationFeed>(sp => sp.GetRequiredService<IRevocationStore>());
         services.AddHostedService<RevocationSyncService>();
         services.AddHostedService<AuthWarmup>();
         services.AddSingleton<PasswordService>();
