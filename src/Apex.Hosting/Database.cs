@@ -166,14 +166,22 @@ internal static class SqliteFiles
             return;
         }
 
-        if (ownDirectory)
+        if (!Directory.Exists(dir))
         {
-            Directory.CreateDirectory(dir, OwnerOnlyDirectory);
-            File.SetUnixFileMode(dir, OwnerOnlyDirectory);
+            Directory.CreateDirectory(dir, ownDirectory ? OwnerOnlyDirectory : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         }
-        else
+        else if (IsShared(dir))
         {
-            Directory.CreateDirectory(dir);
+            // A shared directory such as /tmp (design-time tools point there): never Apex's to
+            // tighten, and no place to pre-create a database file.
+            Secured[databasePath] = true;
+            return;
+        }
+        else if (ownDirectory && (File.GetUnixFileMode(dir) & ~OwnerOnlyDirectory) != 0)
+        {
+            // The data directory of an older deployment.
+            File.SetUnixFileMode(dir, OwnerOnlyDirectory);
         }
 
         if (!File.Exists(databasePath))
@@ -203,4 +211,9 @@ internal static class SqliteFiles
 
         Secured[databasePath] = true;
     }
+
+    /// <summary>World-writable or sticky (like /tmp): other users' files live there too.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static bool IsShared(string dir) =>
+        (File.GetUnixFileMode(dir) & (UnixFileMode.OtherWrite | UnixFileMode.StickyBit)) != 0;
 }

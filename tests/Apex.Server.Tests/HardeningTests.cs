@@ -184,6 +184,27 @@ public sealed class HardeningTests
         }
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_shared_directory_like_tmp_is_never_tightened()
+    {
+        if (OperatingSystem.IsWindows() || ApexTestServer.UsesPostgres)
+        {
+            return;
+        }
+
+        // Design-time tools point SQLite at the temporary directory: its mode belongs to everyone.
+        const UnixFileMode shared = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.StickyBit;
+        var dir = Directory.CreateTempSubdirectory("apex-shared-").FullName;
+        File.SetUnixFileMode(dir, shared);
+        Apex.Hosting.Database.Configure(new Microsoft.EntityFrameworkCore.DbContextOptionsBuilder(),
+            new Apex.Hosting.ApexOptions { DataDir = dir }, new Apex.Hosting.DatabaseOptions(), "__migrations_probe");
+
+        Assert.Equal(shared, File.GetUnixFileMode(dir));
+        Directory.Delete(dir, recursive: true);
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
