@@ -82,6 +82,18 @@ public sealed class HardeningTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task A_host_off_the_allowed_list_gets_a_400_problem()
+    {
+        await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["AllowedHosts"] = "127.0.0.1;localhost" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/.well-known/openid-configuration");
+        request.Headers.Host = "evil.example";
+        using var response = await server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.DoesNotContain("evil.example", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Production_refuses_to_start_without_a_public_url_or_allowed_hosts()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => ApexTestServer.StartAsync(

@@ -36,9 +36,18 @@ public static class HttpDefaults
             // would have no trusted source in a real deployment.
             .Validate(o => !environment.IsProduction() || !string.IsNullOrWhiteSpace(o.PublicUrl) || PublicAddress.ExplicitAllowedHosts(configuration).Length > 0,
                 "Apex:PublicUrl is required in Production (or an AllowedHosts list such as 'apex.example.com;localhost' instead of '*').");
-        // Host filtering (AllowedHosts) must let the public address through: its host joins an explicit list.
+        // Host filtering (AllowedHosts) runs inside ApexHttpMiddleware (UseApexHttpDefaults) instead of
+        // first in the pipeline, so that a refused Host gets a problem body and the security headers.
+        foreach (var filter in services.Where(d => d.ServiceType == typeof(Microsoft.AspNetCore.Hosting.IStartupFilter)
+                     && d.ImplementationType?.Name == "HostFilteringStartupFilter").ToList())
+        {
+            services.Remove(filter);
+        }
+
+        // Host filtering must let the public address through: its host joins an explicit list.
         services.AddOptions<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>().PostConfigure<IOptions<ApexOptions>>((filtering, apex) =>
         {
+            filtering.IncludeFailureMessage = false;
             if (Uri.TryCreate(apex.Value.PublicUrl, UriKind.Absolute, out var publicUrl)
                 && filtering.AllowedHosts.Count > 0 && !filtering.AllowedHosts.Contains("*")
                 && !filtering.AllowedHosts.Contains(publicUrl.IdnHost, StringComparer.OrdinalIgnoreCase))
@@ -95,6 +104,7 @@ public static class HttpDefaults
     public static WebApplication UseApexHttpDefaults(this WebApplication app)
     {
         app.UseMiddleware<ApexHttpMiddleware>();
+        app.UseHostFiltering();
         app.UseRouting();
         app.UseCors();
         if (app.Services.GetService<IAuthenticationSchemeProvider>() is not null)
