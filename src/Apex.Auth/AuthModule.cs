@@ -43,6 +43,8 @@ public static class AuthModule
                 "Auth:SigningKeyPem must be an EC P-256 private key in PEM form.")
             .Validate(o => role != ServerRole.Api || TokenService.IsSharedSecretMode(o) || IsHttpUrl(o.JwksUrl),
                 "Auth:JwksUrl must be the absolute http(s) URL of the auth node's JWKS when Apex:Role is Api.")
+            .Validate(_ => Users.UserRules.NormalizationAvailable(),
+                "Unicode normalisation is unavailable (globalization invariant mode or no ICU): install libicu and unset DOTNET_SYSTEM_GLOBALIZATION_INVARIANT, or emails could no longer be compared.")
             .ValidateOnStart();
 
         services.TryAddSingleton(TimeProvider.System);
@@ -73,6 +75,7 @@ public static class AuthModule
         services.AddSingleton<TokenService>();
         services.AddSingleton<IAccessTokenValidator, AccessTokenValidator>();
         services.AddSingleton<IRevocationStore, DatabaseRevocationStore>();
+        services.AddSingleton<IRevocationFeed>(sp => sp.GetRequiredService<IRevocationStore>());
         services.AddHostedService<RevocationSyncService>();
         services.AddHostedService<AuthWarmup>();
         services.AddSingleton<PasswordService>();
@@ -123,7 +126,7 @@ public static class AuthModule
 }
 
 /// <summary>Creates the first signing key and loads revocations before the first request.</summary>
-internal sealed class AuthWarmup(ISigningKeySource keys, IRevocationStore revocations) : IHostedService
+internal sealed class AuthWarmup(ISigningKeySource keys, IRevocationStore revocations, IServiceScopeFactory scopes, IOptions<ApexOptions> apex) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -133,6 +136,12 @@ internal sealed class AuthWarmup(ISigningKeySource keys, IRevocationStore revoca
         }
 
         await revocations.EnsureLoadedAsync(cancellationToken);
+        if (apex.Value.Role != ServerRole.Api)
+        {
+            // Accounts stored before emails were NFKC-normalised: one pass, cheap when nothing changes.
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<Users.UserAdmin>().RenormalizeEmailsAsync(cancellationToken);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

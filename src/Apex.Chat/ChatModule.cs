@@ -21,6 +21,7 @@ public static class ChatModule
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RunRegistry>();
         services.AddSingleton<ThreadAnnouncer>();
+        services.AddSingleton<RunFinaliser>();
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<IRunCommandHandler>(sp => sp.GetRequiredService<RunExecutor>());
         services.AddHostedService<RunLifecycleService>();

@@ -9,6 +9,7 @@ public sealed class ChatOptions
     public const int DefaultRunTimeoutSeconds = 900;
     public const int DefaultShutdownGraceSeconds = 5;
     public const int DefaultHistoryMessages = 40;
+    public const int DefaultMaxConcurrentRunsPerUser = 3;
 
     /// <summary>A run still going after this many seconds ends with <c>agent_error</c> <c>run_timeout</c>.</summary>
     [Range(1, 86_400)]
@@ -21,6 +22,13 @@ public sealed class ChatOptions
     /// <summary>How many earlier messages of the thread the agent receives as history.</summary>
     [Range(0, 1_000)]
     public int HistoryMessages { get; set; } = DefaultHistoryMessages;
+
+    /// <summary>
+    /// Runs one user may have queued or running at once, across all nodes (counted in the database);
+    /// one more is refused with <c>too_many_runs</c> (REST: 429).
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxConcurrentRunsPerUser { get; set; } = DefaultMaxConcurrentRunsPerUser;
 }
 
 internal static class ChatLimits

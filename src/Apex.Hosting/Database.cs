@@ -58,14 +58,20 @@ public static class Database
     {
         if (!string.IsNullOrWhiteSpace(db.ConnectionString))
         {
+            var dataSource = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(db.ConnectionString).DataSource;
+            if (!string.IsNullOrEmpty(dataSource) && dataSource != ":memory:" && !dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+            {
+                SqliteFiles.Secure(Path.GetFullPath(dataSource), ownDirectory: false);
+            }
+
             return db.ConnectionString;
         }
 
-        var dir = apex.ResolveDataDir();
-        Directory.CreateDirectory(dir);
+        var path = Path.Combine(apex.ResolveDataDir(), "apex.db");
+        SqliteFiles.Secure(path, ownDirectory: true);
         // Pooling keeps one file handle per connection; a busy timeout lets concurrent writers wait
         // for the lock instead of failing at once.
-        return $"Data Source={Path.Combine(dir, "apex.db")};Pooling=True;Default Timeout=30";
+        return $"Data Source={path};Pooling=True;Default Timeout=30";
     }
 
     public static string HistoryTable<TContext>() =>
@@ -131,4 +137,83 @@ public class ServiceUnavailableException : Exception
         : base(message, innerException)
     {
     }
+}
+
+/// <summary>
+/// The database holds password hashes and sessions: only the service's own account may read it.
+/// SQLite creates its -wal and -shm files with the mode of the database file, so creating that file
+/// 0600 before SQLite does covers all three; files of older deployments are tightened at start.
+/// </summary>
+internal static class SqliteFiles
+{
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Secured = new(StringComparer.Ordinal);
+
+    /// <summary>Once per path and process (contexts are configured on every scope).</summary>
+    public static void Secure(string databasePath, bool ownDirectory)
+    {
+        if (Secured.ContainsKey(databasePath))
+        {
+            return;
+        }
+
+        var dir = Path.GetDirectoryName(databasePath)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(dir);
+            Secured[databasePath] = true;
+            return;
+        }
+
+        if (!Directory.Exists(dir))
+        {
+            Directory.CreateDirectory(dir, ownDirectory ? OwnerOnlyDirectory : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+        else if (IsShared(dir))
+        {
+            // A shared directory such as /tmp (design-time tools point there): never Apex's to
+            // tighten, and no place to pre-create a database file.
+            Secured[databasePath] = true;
+            return;
+        }
+        else if (ownDirectory && (File.GetUnixFileMode(dir) & ~OwnerOnlyDirectory) != 0)
+        {
+            // The data directory of an older deployment.
+            File.SetUnixFileMode(dir, OwnerOnlyDirectory);
+        }
+
+        if (!File.Exists(databasePath))
+        {
+            try
+            {
+                using var created = new FileStream(databasePath, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    UnixCreateMode = OwnerOnlyFile,
+                });
+            }
+            catch (IOException) when (File.Exists(databasePath))
+            {
+                // Created by a concurrent first start; tightened below.
+            }
+        }
+
+        foreach (var file in new[] { databasePath, databasePath + "-wal", databasePath + "-shm", databasePath + "-journal" })
+        {
+            if (File.Exists(file) && (File.GetUnixFileMode(file) & ~OwnerOnlyFile) != 0)
+            {
+                File.SetUnixFileMode(file, OwnerOnlyFile);
+            }
+        }
+
+        Secured[databasePath] = true;
+    }
+
+    /// <summary>World-writable or sticky (like /tmp): other users' files live there too.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static bool IsShared(string dir) =>
+        (File.GetUnixFileMode(dir) & (UnixFileMode.OtherWrite | UnixFileMode.StickyBit)) != 0;
 }

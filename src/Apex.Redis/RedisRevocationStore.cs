@@ -22,6 +22,12 @@ internal sealed partial class RedisRevocationStore(
 
     public bool IsRevoked(string tokenId, string? sessionId) => inner.IsRevoked(tokenId, sessionId);
 
+    public event Action? Revoked
+    {
+        add => inner.Revoked += value;
+        remove => inner.Revoked -= value;
+    }
+
     public async Task RevokeTokenAsync(string tokenId, DateTimeOffset expiresAt, CancellationToken ct)
     {
         await inner.RevokeTokenAsync(tokenId, expiresAt, ct);

@@ -156,55 +156,12 @@ internal sealed partial class RedisRunCluster(
 
     private async Task FailOrphanAsync(ChatDbContext db, string runId, string userId, string threadId, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
         const string message = "The server running this run stopped; send the message again to retry.";
-        // Conditional: of several nodes noticing the same orphan, exactly one ends it.
-        var claimed = await db.Runs.Where(r => r.Id == runId && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(r => r.Status, RunStatus.Failed)
-                .SetProperty(r => r.StartedAt, r => r.StartedAt ?? now)
-                .SetProperty(r => r.FinishedAt, now)
-                .SetProperty(r => r.ErrorCode, NodeLostCode)
-                .SetProperty(r => r.ErrorMessage, message), ct);
-        if (claimed == 0)
+        // The run ends through the same finaliser as every other run: one envelope format over the
+        // socket and over REST, one conditional claim so that one node ends it.
+        if (await services.GetRequiredService<RunFinaliser>().FailOrphanAsync(db, new RunRef(runId, userId, threadId), NodeLostCode, message, ct))
         {
-            return;
-        }
-
-        await db.Threads.Where(t => t.Id == threadId && t.ActiveRunId == runId).ExecuteUpdateAsync(s => s
-            .SetProperty(t => t.ActiveRunId, (string?)null)
-            .SetProperty(t => t.LastRunStatus, RunStatus.Failed)
-            .SetProperty(t => t.UpdatedAt, now), ct);
-        LogOrphanFailed(logger, runId);
-
-        var terminal = AgentEvent.Error(AgentEvent.TopAgent, NodeLostCode, message, final: true);
-        var envelope = new EventEnvelope
-        {
-            Type = terminal.Type,
-            RunId = runId,
-            ThreadId = threadId,
-            AgentName = terminal.AgentName,
-            Timestamp = now,
-            Payload = terminal.Payload,
-        };
-        try
-        {
-            var published = await services.GetRequiredService<IEventBroker>().PublishAsync(userId, envelope, ct);
-            db.RunEvents.Add(new ChatRunEvent
-            {
-                RunId = runId,
-                UserId = userId,
-                Seq = published.Seq ?? 0,
-                Type = published.Type,
-                Envelope = JsonSerializer.Serialize(published, ApexJson.Options),
-                CreatedAt = now,
-            });
-            await db.SaveChangesAsync(ct);
-            db.ChangeTracker.Clear();
-        }
-        catch (BrokerUnavailableException)
-        {
-            // Stored as failed already; a client reloading over REST sees it.
+            LogOrphanFailed(logger, runId);
         }
     }
 

@@ -212,7 +212,8 @@ public sealed class RouteTests
             Assert.Equal(HttpStatusCode.OK, defaultUser.StatusCode);
         }
 
-        await using var production = await ApexTestServer.StartAsync(environment: "Production");
+        await using var production = await ApexTestServer.StartAsync(
+            new Dictionary<string, string?> { ["Apex:PublicUrl"] = "https://apex.example.com" }, environment: "Production");
         using var refused = await production.PostAsync("/auth/dev/login", new { email = "dev@example.com" });
         await ProblemAsync(refused, HttpStatusCode.NotFound);
         using var config = await production.Client.GetAsync(U("/auth/config"));

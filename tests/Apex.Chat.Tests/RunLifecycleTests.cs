@@ -1,6 +1,12 @@
 using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Apex.Chat.Data;
 using Apex.Testing;
 using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Apex.Chat.Tests;
 
@@ -89,6 +95,92 @@ public sealed class RunLifecycleTests
         var (_, thread) = await again.GetAsync($"/api/threads/{threadId}");
         Assert.Equal("failed", thread.Str("last_run_status"));
         Assert.Equal(HttpStatusCode.Accepted, (await again.PostAsync($"/api/threads/{threadId}/messages", new { content = "again" })).Status);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_run_left_by_a_killed_process_ends_with_a_stored_and_published_terminal_event_in_the_live_frame_json()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("apex-orphan-").FullName;
+        var runId = "run_" + Guid.NewGuid().ToString("N");
+        string threadId;
+        TestUser user;
+        var first = await ChatTestKit.StartAsync(dataDir: dataDir);
+        {
+            user = await first.RegisterUserAsync();
+            using var alice = new ChatUser(first, user);
+            threadId = await alice.CreateThreadAsync();
+
+            // What a process killed mid-run (kill -9) leaves behind: a run still marked running,
+            // holding its thread, with no terminal event stored.
+            await using (var scope = first.Services.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
+                db.Runs.Add(new ChatRun
+                {
+                    Id = runId,
+                    ThreadId = threadId,
+                    UserId = user.Id,
+                    Status = RunStatus.Running,
+                    CreatedAt = DateTimeOffset.UtcNow,
+                    StartedAt = DateTimeOffset.UtcNow,
+                });
+                await db.SaveChangesAsync();
+                await db.Threads.Where(t => t.Id == threadId).ExecuteUpdateAsync(s => s.SetProperty(t => t.ActiveRunId, runId));
+            }
+
+            await first.App.StopAsync();
+            await first.App.DisposeAsync();
+            first.Client.Dispose();
+            SqliteConnection.ClearAllPools();
+        }
+
+        await using var second = await ChatTestKit.StartAsync(dataDir: dataDir);
+        using var again = new ChatUser(second, user);
+        var (_, run) = await again.GetAsync($"/api/runs/{runId}");
+        Assert.Equal("failed", run.Str("status"));
+        var stored = Assert.Single(await again.EventsAsync(runId));
+        Assert.Equal("agent_error", stored.Type());
+        Assert.Equal("server_shutdown", stored.GetProperty("payload").Str("code"));
+        Assert.True(stored.GetProperty("payload").GetProperty("final").GetBoolean());
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", stored.Str("timestamp"));
+
+        // Published too: a client resuming from the start of the stream gets the same JSON live.
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + user.AccessToken);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await socket.ConnectAsync(new Uri(second.WebSocketBase, "/ws"), cts.Token);
+        var established = await ReceiveAsync(socket, cts.Token);
+        var epoch = established.GetProperty("payload").Str("epoch");
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, cts.Token);
+        using var resumed = new ClientWebSocket();
+        resumed.Options.SetRequestHeader("Authorization", "Bearer " + user.AccessToken);
+        await resumed.ConnectAsync(new Uri(second.WebSocketBase, $"/ws?epoch={Uri.EscapeDataString(epoch!)}&last_seq=0"), cts.Token);
+        JsonElement live;
+        do
+        {
+            live = await ReceiveAsync(resumed, cts.Token);
+        }
+        while (!live.IsTerminalOf(runId));
+
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(stored.GetRawText()), JsonNode.Parse(live.GetRawText())), $"stored {stored.GetRawText()} live {live.GetRawText()}");
+        Assert.Equal(HttpStatusCode.Accepted, (await again.PostAsync($"/api/threads/{threadId}/messages", new { content = "again" })).Status);
+    }
+
+    private static async Task<JsonElement> ReceiveAsync(ClientWebSocket socket, CancellationToken ct)
+    {
+        var buffer = new byte[64 * 1024];
+        using var message = new MemoryStream();
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer, ct);
+            Assert.NotEqual(WebSocketMessageType.Close, result.MessageType);
+            message.Write(buffer, 0, result.Count);
+            if (result.EndOfMessage)
+            {
+                using var document = JsonDocument.Parse(message.ToArray());
+                return document.RootElement.Clone();
+            }
+        }
     }
 
     [Fact(Timeout = 30_000)]

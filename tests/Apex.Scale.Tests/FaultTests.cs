@@ -83,6 +83,15 @@ public sealed class FaultTests
 
         var run = await Rest.GetRunAsync(cluster[1], user, runId);
         Assert.Equal("failed", run.GetProperty("status").GetString());
+        // Stored through the same path as every run's end: REST serves the live frame's exact JSON.
+        using (var stored = await client.GetAsync($"/api/runs/{runId}/events"))
+        {
+            var items = (await stored.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items");
+            var last = items[items.GetArrayLength() - 1];
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(last.GetRawText()), System.Text.Json.Nodes.JsonNode.Parse(terminal.GetRawText())),
+                $"stored {last.GetRawText()} live {terminal.GetRawText()}");
+        }
+
         // The thread is free again.
         using var again = await client.PostAsJsonAsync($"/api/threads/{threadId}/messages", new { content = "try again" });
         Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);

@@ -10,6 +10,25 @@ namespace Apex.Scale.Tests;
 public sealed class SecurityStateTests
 {
     [ClusterFact]
+    public async Task Logout_on_A_closes_the_sessions_open_sockets_on_B_with_token_revoked_and_4401()
+    {
+        // Nodes poll the revocation table only every 30 s here: the close must come from the broadcast.
+        await using var cluster = await TestCluster.StartAsync(2);
+        var user = await cluster[0].RegisterUserAsync();
+        var (socket, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
+        await using var _s = socket;
+
+        using var onA = cluster[0].CreateClient(user);
+        using var logout = await onA.PostAsJsonAsync("/auth/logout", new { refresh_token = user.RefreshToken });
+        Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+
+        var (frames, close) = await socket.ReadUntilCloseAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(4401, close);
+        Assert.Contains(frames, f => f.GetProperty("type").GetString() == "error"
+            && f.GetProperty("payload").GetProperty("code").GetString() == "token_revoked");
+    }
+
+    [ClusterFact]
     public async Task Logout_on_A_refuses_the_token_on_B_within_one_second()
     {
         // Nodes poll the revocation table only every 30 s here: the second must come from the broadcast.

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -63,5 +64,18 @@ public static class AuthTestExtensions
             password,
             root.GetProperty("access_token").GetString()!,
             root.GetProperty("refresh_token").GetString()!);
+    }
+}
+
+/// <summary>Account administration as <c>apex user</c> does it, through the server's own services.</summary>
+public static class UserAdminTestExtensions
+{
+    /// <summary>Disables an account exactly like <c>apex user disable</c>; returns the number of sessions ended.</summary>
+    public static async Task<int> DisableUserAsync(this ApexTestServer server, string emailOrId, CancellationToken ct = default)
+    {
+        await using var scope = server.Services.CreateAsyncScope();
+        var admin = scope.ServiceProvider.GetRequiredService<Apex.Auth.Users.UserAdmin>();
+        var result = await admin.DisableAsync(emailOrId, ct) ?? throw new InvalidOperationException($"No account {emailOrId}.");
+        return result.SessionsEnded;
     }
 }

@@ -368,9 +368,7 @@ internal static partial class AuthEndpoints
 
     private static Ok<OpenIdConfigurationResponse> OpenIdConfiguration(HttpContext http, TokenService tokens, IOptions<ApexOptions> apex)
     {
-        var baseUrl = !string.IsNullOrWhiteSpace(apex.Value.PublicUrl)
-            ? apex.Value.PublicUrl.TrimEnd('/')
-            : $"{http.Request.Scheme}://{http.Request.Host}";
+        var baseUrl = PublicAddress.BaseUrl(http, apex.Value);
         return TypedResults.Ok(new OpenIdConfigurationResponse
         {
             Issuer = tokens.Issuer,

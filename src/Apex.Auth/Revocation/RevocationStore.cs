@@ -13,12 +13,10 @@ namespace Apex.Auth.Revocation;
 /// revocations are written to the shared database and picked up by other nodes. A broadcast (e.g.
 /// Redis pub/sub) can be added behind this interface for faster multi-node propagation.
 /// </summary>
-internal interface IRevocationStore
+internal interface IRevocationStore : IRevocationFeed
 {
     /// <summary>Loads the current revocations before the first check.</summary>
     ValueTask EnsureLoadedAsync(CancellationToken ct);
-
-    bool IsRevoked(string tokenId, string? sessionId);
 
     Task RevokeTokenAsync(string tokenId, DateTimeOffset expiresAt, CancellationToken ct);
 
@@ -38,6 +36,8 @@ internal sealed partial class DatabaseRevocationStore(
     private readonly SemaphoreSlim _syncGate = new(1, 1);
     private long _watermark;
     private Task? _initialLoad;
+
+    public event Action? Revoked;
 
     public ValueTask EnsureLoadedAsync(CancellationToken ct)
     {
@@ -69,6 +69,7 @@ internal sealed partial class DatabaseRevocationStore(
     {
         // Memory first: this node refuses the token from now on even if the write is slow.
         (kind == RevocationKind.Token ? _tokens : _sessions)[id] = expiresAt;
+        Revoked?.Invoke();
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AuthDbContext>();
         db.Revocations.Add(new RevocationRecord { Kind = kind, TokenId = id, ExpiresAt = expiresAt, RevokedAt = time.GetUtcNow() });
@@ -87,6 +88,7 @@ internal sealed partial class DatabaseRevocationStore(
             // Ids of concurrent transactions can become visible out of order (PostgreSQL), so the
             // last few seconds are read again; adding a revocation twice is harmless.
             var lookback = now - TimeSpan.FromSeconds(10);
+            var added = false;
             while (true)
             {
                 var watermark = _watermark;
@@ -97,7 +99,7 @@ internal sealed partial class DatabaseRevocationStore(
                     .ToListAsync(ct);
                 foreach (var r in batch)
                 {
-                    (r.Kind == RevocationKind.Token ? _tokens : _sessions)[r.TokenId] = r.ExpiresAt;
+                    added |= (r.Kind == RevocationKind.Token ? _tokens : _sessions).TryAdd(r.TokenId, r.ExpiresAt);
                 }
 
                 if (batch.Count > 0)
@@ -115,6 +117,10 @@ internal sealed partial class DatabaseRevocationStore(
 
             Prune(_tokens, now);
             Prune(_sessions, now);
+            if (added)
+            {
+                Revoked?.Invoke();
+            }
         }
         finally
         {
@@ -135,6 +141,22 @@ internal sealed partial class DatabaseRevocationStore(
 
     [LoggerMessage(EventId = 1121, Level = LogLevel.Information, Message = "Revoked {Kind} {RevokedId}")]
     private static partial void LogRevoked(ILogger logger, string kind, string revokedId);
+}
+
+/// <summary>
+/// Revocations as other modules see them: the WebSocket gateway checks its open connections against
+/// them when <see cref="Revoked"/> fires, so a logout or a disabled account ends live sockets too.
+/// </summary>
+public interface IRevocationFeed
+{
+    /// <summary>Whether the access token <paramref name="tokenId"/> or its session was revoked.</summary>
+    bool IsRevoked(string tokenId, string? sessionId);
+
+    /// <summary>
+    /// Raised after a revocation became known to this node (made here, or read from the shared
+    /// store after another node or <c>apex user disable</c> wrote it). Handlers must not block.
+    /// </summary>
+    event Action? Revoked;
 }
 
 /// <summary>Follows the revocation log of other nodes and deletes rows nobody needs any more.</summary>

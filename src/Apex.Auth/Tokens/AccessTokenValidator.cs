@@ -25,6 +25,7 @@ internal sealed class AccessTokenValidator(TokenService tokens, IRevocationStore
             UserId = checkedToken.UserId,
             Email = checkedToken.Email,
             TokenId = checkedToken.TokenId,
+            SessionId = checkedToken.SessionId,
             ExpiresAt = checkedToken.ExpiresAt,
             Principal = new ClaimsPrincipal(checkedToken.Identity),
         };

@@ -23,6 +23,9 @@ public sealed record AccessTokenValidation
     public string? UserId { get; init; }
     public string? Email { get; init; }
     public string? TokenId { get; init; }
+
+    /// <summary>The login session the token belongs to (its revocation ends the token).</summary>
+    public string? SessionId { get; init; }
     public DateTimeOffset? ExpiresAt { get; init; }
     public ClaimsPrincipal? Principal { get; init; }
 

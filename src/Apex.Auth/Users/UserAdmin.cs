@@ -2,6 +2,7 @@ using Apex.Auth.Data;
 using Apex.Auth.Passwords;
 using Apex.Auth.Tokens;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace Apex.Auth.Users;
 
@@ -17,7 +18,7 @@ internal enum AddUserOutcome
 }
 
 /// <summary>Account administration for <c>apex user</c>, with the same rules as the HTTP routes.</summary>
-internal sealed class UserAdmin(AuthDbContext db, PasswordService passwords, SessionService sessions, TimeProvider time)
+internal sealed partial class UserAdmin(AuthDbContext db, PasswordService passwords, SessionService sessions, TimeProvider time, ILogger<UserAdmin> logger)
 {
     public async Task<(AddUserOutcome Outcome, string Message)> AddAsync(string email, string password, string? name, CancellationToken ct)
     {
@@ -70,12 +71,55 @@ internal sealed class UserAdmin(AuthDbContext db, PasswordService passwords, Ses
         }
         catch (DbUpdateException)
         {
-            // The unique index on the email decided a race with a concurrent registration.
             db.Entry(user).State = EntityState.Detached;
+            if (!await db.Users.AsNoTracking().AnyAsync(u => u.Email == email, ct))
+            {
+                throw;
+            }
+
+            // The unique index on the email decided a race with a concurrent registration: an
+            // expected outcome (the caller answers 409), not a fault.
+            LogRegistrationRaceLost(logger);
             return null;
         }
 
         return user;
+    }
+
+    /// <summary>
+    /// Brings emails stored under an older normalisation (NFC only, or none where the runtime could
+    /// not normalise) to the current form, so that lookups by the normalised form find them. An email
+    /// whose new form another account already has is left as it is and reported: merging two accounts
+    /// is an administrator's decision.
+    /// </summary>
+    public async Task<(int Updated, int Conflicts)> RenormalizeEmailsAsync(CancellationToken ct)
+    {
+        var rows = await db.Users.AsNoTracking().Select(u => new { u.Id, u.Email }).ToListAsync(ct);
+        var taken = rows.Select(r => r.Email).ToHashSet(StringComparer.Ordinal);
+        var (updated, conflicts) = (0, 0);
+        foreach (var row in rows)
+        {
+            var normalized = UserRules.NormalizeEmail(row.Email);
+            if (normalized == row.Email)
+            {
+                continue;
+            }
+
+            if (taken.Contains(normalized))
+            {
+                conflicts++;
+                LogRenormalizeConflict(logger, row.Id);
+                continue;
+            }
+
+            var id = row.Id;
+            await db.Users.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.Email, normalized), ct);
+            taken.Remove(row.Email);
+            taken.Add(normalized);
+            updated++;
+        }
+
+        return (updated, conflicts);
     }
 
     public async Task<IReadOnlyList<UserSummary>> ListAsync(int limit, CancellationToken ct)
@@ -105,4 +149,10 @@ internal sealed class UserAdmin(AuthDbContext db, PasswordService passwords, Ses
         var ended = await sessions.RevokeAllAsync(userId, ct);
         return (userId, ended);
     }
+
+    [LoggerMessage(EventId = 1161, Level = LogLevel.Information, Message = "A registration lost the race for its email to a concurrent one (answered 409)")]
+    private static partial void LogRegistrationRaceLost(ILogger logger);
+
+    [LoggerMessage(EventId = 1162, Level = LogLevel.Warning, Message = "User {UserId}: its email's normalised form belongs to another account; left unchanged")]
+    private static partial void LogRenormalizeConflict(ILogger logger, string userId);
 }

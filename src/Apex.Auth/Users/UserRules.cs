@@ -10,9 +10,37 @@ internal static class UserRules
     public const int MaxEmailLength = 254;
     public const int MaxNameLength = 200;
 
-    /// <summary>Trimmed, NFC, lower-case: the one stored and compared form.</summary>
-    public static string NormalizeEmail(string email) =>
-        email.Trim().Normalize(NormalizationForm.FormC).ToLowerInvariant();
+    /// <summary>
+    /// Trimmed, NFKC, case-folded: the one stored and compared form, so that <c>jos\u00e9</c> and
+    /// <c>jose\u0301</c>, or fullwidth lookalikes, are one account. Lower-casing can leave a string
+    /// unnormalised, hence NFKC again after it. Text that is not valid UTF-16 is left for the address
+    /// rules to refuse.
+    /// </summary>
+    public static string NormalizeEmail(string email)
+    {
+        var trimmed = email.Trim();
+        if (Ascii.IsValid(trimmed))
+        {
+            return trimmed.ToLowerInvariant();
+        }
+
+        try
+        {
+            return trimmed.Normalize(NormalizationForm.FormKC).ToLowerInvariant().Normalize(NormalizationForm.FormKC);
+        }
+        catch (ArgumentException)
+        {
+            // Lone surrogates: EmailProblem refuses them.
+            return trimmed.ToLowerInvariant();
+        }
+    }
+
+    /// <summary>
+    /// False when the runtime cannot normalise Unicode (globalization invariant mode, no ICU): emails
+    /// would then no longer compare as one account, so the auth service refuses to start.
+    /// </summary>
+    public static bool NormalizationAvailable() =>
+        "e\u0301".Normalize(NormalizationForm.FormC) == "\u00e9" && "\uff41".Normalize(NormalizationForm.FormKC) == "a";
 
     /// <summary>Why this (normalised) email is not acceptable, or null.</summary>
     public static string? EmailProblem(string email)

@@ -36,7 +36,8 @@ internal static class ChatEndpoints
         threads.MapPatch("/{id}", UpdateThread).WithName("UpdateThread");
         threads.MapDelete("/{id}", DeleteThread).WithName("DeleteThread");
         threads.MapGet("/{id}/messages", ListMessages).WithName("ListMessages");
-        threads.MapPost("/{id}/messages", PostMessage).WithName("PostMessage").ProducesProblem(StatusCodes.Status409Conflict);
+        threads.MapPost("/{id}/messages", PostMessage).WithName("PostMessage").ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
         var runs = api.MapGroup("/runs").WithTags("Runs");
         runs.MapGet("/{id}", GetRun).WithName("GetRun");
@@ -227,6 +228,7 @@ internal static class ChatEndpoints
             return error switch
             {
                 { Code: RunErrors.RunActive } => ChatProblems.Conflict(error.Code, error.Message),
+                { Code: RunErrors.TooManyRuns } => Apex.Hosting.Http.Problems.Result(StatusCodes.Status429TooManyRequests, error.Message),
                 // Another user's dataset answers exactly like one that does not exist (docs/spec/rest-api.md).
                 { Code: RunErrors.NotFound, Field: "dataset_id" } => ChatProblems.NotFound("Dataset"),
                 { Code: RunErrors.NotFound } => ChatProblems.NotFound("Thread"),

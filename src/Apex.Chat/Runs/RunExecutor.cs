@@ -27,6 +27,7 @@ internal static class RunErrors
     public const string AgentUnavailable = "agent_unavailable";
     public const string RunTimeout = "run_timeout";
     public const string ServerShutdown = "server_shutdown";
+    public const string TooManyRuns = "too_many_runs";
 }
 
 /// <summary>What went wrong when a run could not start; <see cref="Field"/> names the offending input.</summary>
@@ -49,6 +50,7 @@ internal sealed class RunExecutor(
     IServiceProvider services,
     RunRegistry registry,
     ThreadAnnouncer announcer,
+    RunFinaliser finaliser,
     IOptions<ChatOptions> options,
     TimeProvider time,
     ILogger<RunExecutor> logger) : IRunCommandHandler
@@ -209,6 +211,17 @@ internal sealed class RunExecutor(
         db.Messages.Add(message);
         db.Runs.Add(run);
         await db.SaveChangesAsync(ct);
+        // Counted in the shared database after this run's own insert, inside its transaction: every
+        // node sees the same count, and two messages racing on SQLite serialise on the write lock.
+        var userId = message.UserId;
+        var active = await db.Runs.CountAsync(r => r.UserId == userId && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running), ct);
+        if (active > options.Value.MaxConcurrentRunsPerUser)
+        {
+            await tx.RollbackAsync(ct);
+            return StartRunResult.Fail(RunErrors.TooManyRuns,
+                $"At most {options.Value.MaxConcurrentRunsPerUser} runs may be active at once; wait for one to end or stop it.", "content");
+        }
+
         await tx.CommitAsync(ct);
         return new StartRunResult(null, thread, message, run, newThread);
     }
@@ -562,7 +575,7 @@ internal sealed class RunExecutor(
         registry.Remove(active);
         // The run record turns final together with its terminal event row: a REST client that sees a
         // finished run finds every event of it.
-        await PublishAsync(state, terminal, new FinalRecord(status, report, errorCode, errorMessage));
+        await PublishAsync(state, terminal, new RunFinal(status, report, errorCode, errorMessage));
     }
 
     private (AgentEvent Terminal, string Status) BuildTerminal(RunState state, Outcome outcome)
@@ -667,80 +680,9 @@ internal sealed class RunExecutor(
         }
     }
 
-    private sealed record FinalRecord(string Status, string? Report, string? ErrorCode, string? ErrorMessage);
-
-    /// <summary>Publishes to the owner's stream, then stores the envelope as published (with its seq).</summary>
-    private async Task PublishAsync(RunState state, AgentEvent agentEvent, FinalRecord? final = null)
-    {
-        var active = state.Run;
-        var envelope = new EventEnvelope
-        {
-            Type = agentEvent.Type,
-            RunId = active.RunId,
-            ThreadId = active.ThreadId,
-            AgentName = agentEvent.AgentName,
-            Timestamp = time.GetUtcNow(),
-            Payload = agentEvent.Payload.ValueKind == JsonValueKind.Undefined ? EmptyObject : agentEvent.Payload,
-        };
-
-        EventEnvelope? published = null;
-        try
-        {
-            published = await services.GetRequiredService<IEventBroker>().PublishAsync(active.UserId, envelope, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Still store the run's final state below: a broker failure must not leave it running.
-            Log.PublishFailed(logger, ex, active.RunId, agentEvent.Type);
-        }
-
-        if (state.Db is not { } db || (published is null && final is null))
-        {
-            return;
-        }
-
-        try
-        {
-            await using var tx = final is null ? null : await db.Database.BeginTransactionAsync();
-            if (published is not null)
-            {
-                db.RunEvents.Add(new ChatRunEvent
-                {
-                    RunId = active.RunId,
-                    UserId = active.UserId,
-                    Seq = published.Seq ?? 0,
-                    Type = published.Type,
-                    // Stored byte for byte as the gateway frames it, so GET /api/runs/{id}/events serves the same JSON.
-                    Envelope = Encoding.UTF8.GetString(EnvelopeSerializer.Serialize(published)),
-                    CreatedAt = published.Timestamp,
-                });
-                await db.SaveChangesAsync();
-            }
-
-            if (final is not null)
-            {
-                var now = time.GetUtcNow();
-                await db.Runs.Where(r => r.Id == active.RunId).ExecuteUpdateAsync(s => s
-                    .SetProperty(r => r.Status, final.Status)
-                    .SetProperty(r => r.StartedAt, r => r.StartedAt ?? now)
-                    .SetProperty(r => r.FinishedAt, now)
-                    .SetProperty(r => r.Report, final.Report)
-                    .SetProperty(r => r.ErrorCode, final.ErrorCode)
-                    .SetProperty(r => r.ErrorMessage, final.ErrorMessage));
-                await tx!.CommitAsync();
-            }
-        }
-        catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or System.Data.Common.DbException)
-        {
-            Log.PersistFailed(logger, ex, active.RunId);
-        }
-        finally
-        {
-            db.ChangeTracker.Clear();
-        }
-    }
-
-    private static readonly JsonElement EmptyObject = ChatMapping.ParseElement("{}");
+    /// <summary>Publishes one event of the run (and with <paramref name="final"/>, ends it) through the shared finaliser.</summary>
+    private Task PublishAsync(RunState state, AgentEvent agentEvent, RunFinal? final = null) =>
+        finaliser.PublishAsync(state.Db, new RunRef(state.Run.RunId, state.Run.UserId, state.Run.ThreadId), agentEvent, final);
 
     private static string? TryGetString(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String

@@ -16,9 +16,9 @@ namespace Apex.Chat.Runs;
 internal sealed class RunLifecycleService(
     IServiceScopeFactory scopes,
     RunRegistry registry,
+    RunFinaliser finaliser,
     IHostApplicationLifetime lifetime,
     IOptions<ChatOptions> options,
-    TimeProvider time,
     ILogger<RunLifecycleService> logger) : IHostedService
 {
     private CancellationTokenRegistration _stopping;
@@ -37,13 +37,23 @@ internal sealed class RunLifecycleService(
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
-            var now = time.GetUtcNow();
-            var count = await db.Runs.Where(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(r => r.Status, RunStatus.Failed)
-                    .SetProperty(r => r.FinishedAt, now)
-                    .SetProperty(r => r.ErrorCode, RunErrors.ServerShutdown)
-                    .SetProperty(r => r.ErrorMessage, "The server stopped while the run was active."), cancellationToken);
+            var orphans = await db.Runs.AsNoTracking().Where(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running)
+                .OrderBy(r => r.CreatedAt)
+                .Select(r => new RunRef(r.Id, r.UserId, r.ThreadId))
+                .ToListAsync(cancellationToken);
+            var count = 0;
+            foreach (var orphan in orphans)
+            {
+                // The same end as every other run: a stored and published agent_error (final: true),
+                // so a client that resumes or reads the run's events sees it end.
+                if (await finaliser.FailOrphanAsync(db, orphan, RunErrors.ServerShutdown,
+                        "The server stopped while the run was active; send the message again to retry.", cancellationToken))
+                {
+                    count++;
+                }
+            }
+
+            // Claims left by runs that have ended (their final write was lost with the process).
             await db.Threads.Where(t => t.ActiveRunId != null)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(t => t.ActiveRunId, (string?)null)

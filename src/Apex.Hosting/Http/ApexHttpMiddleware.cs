@@ -33,6 +33,14 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
                 headers.StrictTransportSecurity = hsts;
             }
 
+            // A signed-in answer (or one to a request carrying credentials) is that user's data:
+            // no shared or browser cache may keep it. Routes that set their own policy keep it.
+            if (string.IsNullOrEmpty(headers.CacheControl)
+                && (ctx.User.Identity?.IsAuthenticated == true || !string.IsNullOrEmpty(ctx.Request.Headers.Authorization)))
+            {
+                headers.CacheControl = "no-store";
+            }
+
             return Task.CompletedTask;
         }, (context, _hsts));
 
@@ -93,6 +101,7 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
                 }, "The request body is not valid JSON for this route.").ExecuteAsync(context);
                 return;
             case StatusCodes.Status400BadRequest when ex.Message.Contains("from body", StringComparison.Ordinal)
+                                                   || ex.Message.Contains("no body was provided", StringComparison.Ordinal)
                                                    || ex.Message.Contains("request body", StringComparison.OrdinalIgnoreCase):
                 await Problems.Validation(new Dictionary<string, string[]> { ["body"] = ["A JSON body is required."] }).ExecuteAsync(context);
                 return;

@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -26,6 +27,34 @@ public static class HttpDefaults
     public static WebApplicationBuilder AddApexHttpDefaults(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        var environment = builder.Environment;
+        var configuration = builder.Configuration;
+        services.AddOptions<ApexOptions>()
+            .Validate(o => string.IsNullOrWhiteSpace(o.PublicUrl) || PublicAddress.IsAbsoluteHttpUrl(o.PublicUrl),
+                "Apex:PublicUrl must be an absolute http(s) URL such as https://apex.example.com.")
+            // Without either, the addresses Apex announces (token discovery, the web app's config)
+            // would have no trusted source in a real deployment.
+            .Validate(o => !environment.IsProduction() || !string.IsNullOrWhiteSpace(o.PublicUrl) || PublicAddress.ExplicitAllowedHosts(configuration).Length > 0,
+                "Apex:PublicUrl is required in Production (or an AllowedHosts list such as 'apex.example.com;localhost' instead of '*').");
+        // Host filtering (AllowedHosts) runs inside ApexHttpMiddleware (UseApexHttpDefaults) instead of
+        // first in the pipeline, so that a refused Host gets a problem body and the security headers.
+        foreach (var filter in services.Where(d => d.ServiceType == typeof(Microsoft.AspNetCore.Hosting.IStartupFilter)
+                     && d.ImplementationType?.Name == "HostFilteringStartupFilter").ToList())
+        {
+            services.Remove(filter);
+        }
+
+        // Host filtering must let the public address through: its host joins an explicit list.
+        services.AddOptions<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>().PostConfigure<IOptions<ApexOptions>>((filtering, apex) =>
+        {
+            filtering.IncludeFailureMessage = false;
+            if (Uri.TryCreate(apex.Value.PublicUrl, UriKind.Absolute, out var publicUrl)
+                && filtering.AllowedHosts.Count > 0 && !filtering.AllowedHosts.Contains("*")
+                && !filtering.AllowedHosts.Contains(publicUrl.IdnHost, StringComparer.OrdinalIgnoreCase))
+            {
+                filtering.AllowedHosts = [.. filtering.AllowedHosts, publicUrl.IdnHost];
+            }
+        });
         services.AddOptions<HttpLimitsOptions>().BindConfiguration(HttpLimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<HttpLimitsOptions>>((kestrel, limits) =>
         {
@@ -75,11 +104,13 @@ public static class HttpDefaults
     public static WebApplication UseApexHttpDefaults(this WebApplication app)
     {
         app.UseMiddleware<ApexHttpMiddleware>();
+        app.UseHostFiltering();
         app.UseRouting();
         app.UseCors();
         if (app.Services.GetService<IAuthenticationSchemeProvider>() is not null)
         {
             app.UseAuthentication();
+            app.UseMiddleware<AuthenticateBeforeMediaType>();
         }
 
         if (app.Services.GetService<IAuthorizationPolicyProvider>() is not null)

@@ -94,6 +94,8 @@ internal static class ErrorCodes
     public const string UnknownType = "unknown_type";
     public const string RateLimited = "rate_limited";
     public const string TokenExpired = "token_expired";
+    public const string TokenRevoked = "token_revoked";
+    public const string TooManyConnections = "too_many_connections";
     public const string InvalidToken = "invalid_token";
     public const string Unavailable = "unavailable";
     public const string InternalError = "internal_error";
@@ -107,6 +109,9 @@ internal static class CloseCodes
 
     /// <summary>1013 (RFC 6455 registry): try again later, used for a client too slow to drain its queue.</summary>
     public const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
+
+    /// <summary>1008: a policy was broken (rate abuse, too many connections).</summary>
+    public const WebSocketCloseStatus PolicyViolation = WebSocketCloseStatus.PolicyViolation;
 
     /// <summary>4401: the access token expired or was revoked.</summary>
     public const WebSocketCloseStatus TokenExpired = (WebSocketCloseStatus)4401;

@@ -194,6 +194,7 @@ internal sealed partial class GatewayConnection
 
         var expiresAt = validation.ExpiresAt?.ToUnixTimeMilliseconds() ?? long.MaxValue;
         Volatile.Write(ref _expiresAtUnixMs, expiresAt);
+        _credential = new Credential(validation.TokenId, validation.SessionId);
         Send(Frames.Ack(type, clientId, expiresAt: validation.ExpiresAt));
     }
 

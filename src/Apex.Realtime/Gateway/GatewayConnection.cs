@@ -32,8 +32,12 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
     private long _lastSendMs;
     private long _expiresAtUnixMs;
 
-    public GatewayConnection(WebSocket socket, string userId, DateTimeOffset? expiresAt, GatewayServices services)
+    // The token the connection was opened (or last renewed) with: its revocation, or its session's, ends the connection.
+    private volatile Credential _credential;
+
+    public GatewayConnection(WebSocket socket, string userId, DateTimeOffset? expiresAt, GatewayServices services, string? tokenId = null, string? sessionId = null)
     {
+        _credential = new Credential(tokenId, sessionId);
         _socket = socket;
         _services = services;
         _options = services.Options;
@@ -62,6 +66,9 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
     public DateTimeOffset ExpiresAt => DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(Volatile.Read(ref _expiresAtUnixMs), DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()));
 
     private ILogger Logger => _services.Logger;
+
+    /// <summary>A close was requested (the connection is on its way out).</summary>
+    public bool IsClosing => Volatile.Read(ref _closeRequested) != 0;
 
     public void OnSubscribed(SubscriptionStart start)
     {
@@ -128,7 +135,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
 
         _closeStatus = status;
         _closeDescription = description;
-        _discardQueued = discardQueued;
+        _discardQueued |= discardQueued;
         _queue.Writer.TryComplete();
         RealtimeMetrics.ConnectionsClosed.WithLabels(((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
         try
@@ -139,6 +146,24 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
         {
             // The connection already finished.
         }
+    }
+
+    /// <summary>
+    /// Ends the connection with <c>token_revoked</c> and 4401 when its token or session is revoked
+    /// (logout, refresh-token reuse, a disabled account).
+    /// </summary>
+    public void CheckRevoked(Apex.Auth.Revocation.IRevocationFeed revocations)
+    {
+        var credential = _credential;
+        if (Volatile.Read(ref _closeRequested) != 0 || credential.TokenId is null
+            || !revocations.IsRevoked(credential.TokenId, credential.SessionId))
+        {
+            return;
+        }
+
+        _queue.Writer.TryWrite(Frames.Error(ErrorCodes.TokenRevoked, "The session was ended (logout or account disabled); sign in again."));
+        RequestClose(CloseCodes.TokenExpired, "token revoked");
+        GatewayLog.PolicyClose(Logger, Id, "token revoked");
     }
 
     /// <summary>Periodic check from the housekeeping loop: token expiry and server heartbeat.</summary>
@@ -202,6 +227,9 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
 
     private async Task SendLoopAsync()
     {
+        // Off the caller's thread: a long replay sent synchronously would otherwise hold back the
+        // receive loop, and with it the client's close.
+        await Task.Yield();
         var reader = _queue.Reader;
         try
         {
@@ -268,6 +296,18 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
             {
                 OnClientClose();
                 return;
+            }
+
+            if (peek.EndOfMessage)
+            {
+                // An empty message: there is nothing more to read, and waiting for data would merge
+                // it with the next one. It is still a message (and invalid JSON).
+                if (Volatile.Read(ref _closeRequested) == 0 && TryTakeRateToken())
+                {
+                    await HandleMessageAsync(ReadOnlyMemory<byte>.Empty, peek.MessageType, token);
+                }
+
+                continue;
             }
 
             var buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
@@ -343,10 +383,15 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
 
     private void OnClientClose()
     {
+        // RFC 6455 5.5.1: answer the close at once; what is still queued (a replay, live events)
+        // is of no use to a client that is leaving.
+        _discardQueued = true;
         // Answer the client's close with its own code when it is one a server may send back.
         var status = _socket.CloseStatus is { } s && (int)s is >= 1000 and < 5000 and not 1005 and not 1006 and not 1015
             ? s
             : WebSocketCloseStatus.NormalClosure;
-        RequestClose(status, string.Empty);
+        RequestClose(status, string.Empty, discardQueued: true);
     }
 }
+
+internal sealed record Credential(string? TokenId, string? SessionId);

@@ -14,6 +14,7 @@ public sealed class GatewayOptions
     public const int DefaultRejectedMessagesBeforeClose = 50;
     public const int DefaultSendQueueLimit = 1_024;
     public const int DefaultCloseTimeoutSeconds = 5;
+    public const int DefaultMaxConnectionsPerUser = 20;
 
     /// <summary>Seconds without any frame from the server after which it sends <c>heartbeat</c>.</summary>
     [Range(1, 3600)]
@@ -42,4 +43,11 @@ public sealed class GatewayOptions
     /// <summary>Seconds the server waits for a close to be sent and answered before it drops the connection.</summary>
     [Range(1, 300)]
     public int CloseTimeoutSeconds { get; set; } = DefaultCloseTimeoutSeconds;
+
+    /// <summary>
+    /// Open sockets one user may hold on this node; one more is closed with 1008
+    /// (<c>too_many_connections</c>). Counted per node: each node guards its own memory.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxConnectionsPerUser { get; set; } = DefaultMaxConnectionsPerUser;
 }

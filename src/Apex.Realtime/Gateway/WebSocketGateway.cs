@@ -41,8 +41,8 @@ internal sealed class WebSocketGateway(
             return Unauthorized(context, missingReason);
         }
 
-        var (userId, expiresAt, failure) = await AuthenticateAsync(token, context.RequestAborted);
-        if (userId is null)
+        var (validation, failure) = await AuthenticateAsync(token, context.RequestAborted);
+        if (validation is not { UserId: { } userId })
         {
             return Unauthorized(context, failure);
         }
@@ -85,7 +85,7 @@ internal sealed class WebSocketGateway(
             context.Items.Remove(key);
         }
 
-        var connection = new GatewayConnection(socket, userId, expiresAt, services);
+        var connection = new GatewayConnection(socket, userId, validation.ExpiresAt, services, validation.TokenId, validation.SessionId);
         if (!registry.TryAdd(connection))
         {
             await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
@@ -95,6 +95,13 @@ internal sealed class WebSocketGateway(
         GatewayLog.Opened(logger, connection.Id, connection.UserId);
         try
         {
+            if (connection.IsClosing)
+            {
+                // Refused after the upgrade (over the per-user cap): send the error and close properly.
+                await connection.RunAsync();
+                return TypedResults.Empty;
+            }
+
             IAsyncDisposable subscription;
             try
             {
@@ -127,12 +134,12 @@ internal sealed class WebSocketGateway(
         return TypedResults.Empty;
     }
 
-    private async Task<(string? UserId, DateTimeOffset? ExpiresAt, string Failure)> AuthenticateAsync(string token, CancellationToken ct)
+    private async Task<(AccessTokenValidation? Validation, string Failure)> AuthenticateAsync(string token, CancellationToken ct)
     {
         var validation = await services.TokenValidator.ValidateAsync(token, ct);
         return validation.IsValid && !string.IsNullOrEmpty(validation.UserId)
-            ? (validation.UserId, validation.ExpiresAt, string.Empty)
-            : (null, null, validation.FailureReason ?? "The access token is not valid.");
+            ? (validation, string.Empty)
+            : (null, validation.FailureReason ?? "The access token is not valid.");
     }
 
     /// <summary>Header first, then the subprotocol entries; never the query string (it ends up in logs).</summary>

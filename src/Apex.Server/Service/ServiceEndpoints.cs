@@ -45,17 +45,44 @@ public static class ServiceEndpoints
         service.MapGet("/api/config/public", PublicConfig).WithName("PublicConfig");
         service.MapOpenApi("/openapi/{documentName}.json");
 
-        if (options.Metrics.Enabled)
+        var environment = endpoints.ServiceProvider.GetRequiredService<IHostEnvironment>();
+        if (MetricsServed(options.Metrics, environment))
         {
-            var metrics = service.MapMetrics("/metrics");
-            if (options.Metrics.Port is { } port)
+            var port = options.Metrics.Port;
+            var token = options.Metrics.BearerToken is { Length: > 0 } t ? System.Text.Encoding.UTF8.GetBytes("Bearer " + t) : null;
+            service.MapMetrics("/metrics").Add(endpoint =>
             {
-                metrics.RequireHost($"*:{port}");
-            }
+                var inner = endpoint.RequestDelegate!;
+                endpoint.RequestDelegate = context =>
+                {
+                    if (port is { } p && context.Connection.LocalPort != p)
+                    {
+                        context.Response.StatusCode = StatusCodes.Status404NotFound;
+                        return Task.CompletedTask;
+                    }
+
+                    if (token is not null && !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                            System.Text.Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), token))
+                    {
+                        context.Response.Headers.WWWAuthenticate = "Bearer";
+                        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                        return Task.CompletedTask;
+                    }
+
+                    return inner(context);
+                };
+            });
         }
 
         return endpoints;
     }
+
+    /// <summary>
+    /// Metrics describe the whole deployment: outside Development they are served only when a
+    /// management port or a bearer token keeps them off the public listener.
+    /// </summary>
+    internal static bool MetricsServed(MetricsOptions metrics, IHostEnvironment environment) =>
+        metrics.Enabled && (environment.IsDevelopment() || metrics.Port is not null || !string.IsNullOrEmpty(metrics.BearerToken));
 
     private static async Task<Results<Ok<HealthResponse>, JsonHttpResult<HealthResponse>>> HealthAsync(
         string serviceName, ServiceInfo info, HealthCheckService health, CancellationToken ct)
@@ -88,9 +115,7 @@ public static class ServiceEndpoints
     private static Ok<PublicConfigResponse> PublicConfig(
         HttpRequest request, ServiceInfo info, IHostEnvironment environment, IOptions<ApexOptions> apex, IOptions<ServiceOptions> service)
     {
-        var baseUrl = string.IsNullOrWhiteSpace(apex.Value.PublicUrl)
-            ? $"{request.Scheme}://{request.Host}"
-            : apex.Value.PublicUrl.TrimEnd('/');
+        var baseUrl = PublicAddress.BaseUrl(request.HttpContext, apex.Value);
         var wsBase = baseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
             ? string.Concat("wss://", baseUrl.AsSpan("https://".Length))
             : baseUrl.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? string.Concat("ws://", baseUrl.AsSpan("http://".Length)) : baseUrl;
@@ -100,7 +125,7 @@ public static class ServiceEndpoints
             ["chat"] = role != ServerRole.Auth,
             ["datasets"] = role != ServerRole.Auth,
             ["websocket"] = role != ServerRole.Auth,
-            ["metrics"] = service.Value.Metrics.Enabled,
+            ["metrics"] = MetricsServed(service.Value.Metrics, environment),
         };
         return TypedResults.Ok(new PublicConfigResponse(
             ServiceInfo.AppName,

@@ -28,9 +28,14 @@ public sealed class MetricsOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// When set, /metrics answers only on this port (add it to the listening URLs), so it can stay
-    /// off the public listener.
+    /// When set, /metrics answers only on connections to this local port (add it to the listening
+    /// URLs, e.g. <c>--urls "http://0.0.0.0:8080;http://127.0.0.1:9090"</c>), so it stays off the
+    /// public listener. The listening socket decides, not the Host header.
     /// </summary>
     [Range(1, 65_535)]
     public int? Port { get; set; }
+
+    /// <summary>When set, /metrics requires <c>Authorization: Bearer {BearerToken}</c> (at least 16 characters).</summary>
+    [MinLength(16)]
+    public string? BearerToken { get; set; }
 }
