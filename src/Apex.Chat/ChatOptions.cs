@@ -31,7 +31,7 @@ public sealed class ChatOptions
     public int MaxConcurrentRunsPerUser { get; set; } = DefaultMaxConcurrentRunsPerUser;
 }
 
-internal static class ChatLimits
+public static class ChatLimits
 {
     public const int MaxTitleLength = 200;
 

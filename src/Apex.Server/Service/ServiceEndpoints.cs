@@ -113,7 +113,8 @@ public static class ServiceEndpoints
     }
 
     private static Ok<PublicConfigResponse> PublicConfig(
-        HttpRequest request, ServiceInfo info, IHostEnvironment environment, IOptions<ApexOptions> apex, IOptions<ServiceOptions> service)
+        HttpRequest request, ServiceInfo info, IHostEnvironment environment, IOptions<ApexOptions> apex, IOptions<ServiceOptions> service,
+        IOptions<Apex.Chat.Datasets.DatasetsOptions> datasets)
     {
         var baseUrl = PublicAddress.BaseUrl(request.HttpContext, apex.Value);
         var wsBase = baseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
@@ -133,7 +134,8 @@ public static class ServiceEndpoints
             environment.EnvironmentName,
             service.Value.AuthUrl ?? $"{baseUrl}/auth",
             service.Value.WsUrl ?? $"{wsBase}/ws",
-            features));
+            features,
+            new PublicLimits(datasets.Value.MaxUploadBytes, Apex.Chat.ChatLimits.MaxMessageLength)));
     }
 
     private static Dictionary<string, string> Describe(HealthReport report) =>
@@ -179,4 +181,8 @@ public sealed record ReadyResponse(string Status, IReadOnlyDictionary<string, st
 public sealed record LiveResponse(string Status);
 
 public sealed record PublicConfigResponse(
-    string AppName, string Version, string Environment, string AuthUrl, string WsUrl, IReadOnlyDictionary<string, bool> Features);
+    string AppName, string Version, string Environment, string AuthUrl, string WsUrl, IReadOnlyDictionary<string, bool> Features,
+    PublicLimits Limits);
+
+/// <summary>Limits the server enforces, so the web app checks the same numbers before sending.</summary>
+public sealed record PublicLimits(long MaxUploadBytes, int MaxMessageChars);

@@ -3,7 +3,7 @@ import { defaultLimits, formatBytes, limitsOf } from './limits';
 
 describe('limits from the public config', () => {
   it('reads the published limits', () => {
-    expect(limitsOf({ features: { chat: true, max_upload_bytes: 1048576, max_message_chars: 4000 } })).toEqual({
+    expect(limitsOf({ features: { chat: true }, limits: { max_upload_bytes: 1048576, max_message_chars: 4000 } })).toEqual({
       maxUploadBytes: 1048576,
       maxMessageChars: 4000,
     });

@@ -1,6 +1,6 @@
-// Limits the server enforces, read from GET /api/config/public `features` so the app checks the
-// same numbers before sending (the server still validates). Older servers publish only feature
-// flags: the documented defaults apply then (rest-api.md: uploads up to 50 MB).
+// Limits the server enforces, read from GET /api/config/public `limits` so the app checks the
+// same numbers before sending (the server still validates). A server that publishes none gets the
+// documented defaults (rest-api.md: uploads up to 50 MB).
 
 import type { PublicConfig } from './types';
 
@@ -19,7 +19,7 @@ function positive(v: unknown): number | undefined {
 }
 
 export function limitsOf(config: PublicConfig | undefined): Limits {
-  const f = config?.features;
+  const f = config?.limits ?? config?.features;
   const map: Record<string, unknown> = f && !Array.isArray(f) && typeof f === 'object' ? f : {};
   return {
     maxUploadBytes: positive(map.max_upload_bytes) ?? defaultLimits.maxUploadBytes,

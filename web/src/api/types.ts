@@ -8,6 +8,7 @@ export interface PublicConfig {
   auth_url?: string;
   ws_url?: string;
   features?: Record<string, unknown> | string[];
+  limits?: Record<string, unknown>;
 }
 
 export interface AuthConfig {
