@@ -44,11 +44,12 @@ internal sealed class UserAdmin(AuthDbContext db, PasswordService passwords, Ses
     }
 
     /// <summary>
-    /// Stores a new password account whose normalised email, password and name already passed the
-    /// rules (registration and <c>apex user add</c> report rule failures in their own shapes).
+    /// Stores a new account whose normalised email, password and name already passed the rules
+    /// (registration and <c>apex user add</c> report rule failures in their own shapes); a null
+    /// password makes an account that signs in through a provider only.
     /// Null when the email is taken, including a lost race with a concurrent registration.
     /// </summary>
-    public async Task<UserRecord?> CreateAsync(string email, string password, string? name, CancellationToken ct)
+    public async Task<UserRecord?> CreateAsync(string email, string? password, string? name, CancellationToken ct)
     {
         if (await db.Users.AsNoTracking().AnyAsync(u => u.Email == email, ct))
         {
@@ -60,7 +61,7 @@ internal sealed class UserAdmin(AuthDbContext db, PasswordService passwords, Ses
             Id = Apex.Contracts.ApexIds.New(Apex.Contracts.ApexIds.User),
             Email = email,
             Name = name,
-            PasswordHash = passwords.Hash(password),
+            PasswordHash = password is null ? null : passwords.Hash(password),
             CreatedAt = time.GetUtcNow(),
         };
         db.Users.Add(user);
