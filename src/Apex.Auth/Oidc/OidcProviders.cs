@@ -25,7 +25,7 @@ internal sealed record OidcIdentity(string Subject, string? Email, bool EmailVer
 /// </summary>
 internal sealed class OidcProviders : IDisposable
 {
-    private readonly Dictionary<string, (OidcProvider Provider, ConfigurationManager<OpenIdConnectConfiguration> Metadata)> providers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (OidcProvider Provider, ConfigurationManager<OpenIdConnectConfiguration> Metadata, string MetadataUrl, IDocumentRetriever Retriever)> providers = new(StringComparer.Ordinal);
     private readonly HttpClient http;
     private readonly JsonWebTokenHandler handler = new();
     private readonly TimeSpan clockSkew;
@@ -43,7 +43,7 @@ internal sealed class OidcProviders : IDisposable
             var provider = OidcProvider.From(name, settings);
             var metadataUrl = provider.Authority.AbsoluteUri.TrimEnd('/') + "/.well-known/openid-configuration";
             var retriever = new HttpDocumentRetriever(http) { RequireHttps = provider.Authority.Scheme == Uri.UriSchemeHttps };
-            providers[name] = (provider, new ConfigurationManager<OpenIdConnectConfiguration>(metadataUrl, new OpenIdConnectConfigurationRetriever(), retriever));
+            providers[name] = (provider, new ConfigurationManager<OpenIdConnectConfiguration>(metadataUrl, new OpenIdConnectConfigurationRetriever(), retriever), metadataUrl, retriever);
         }
     }
 
@@ -52,11 +52,14 @@ internal sealed class OidcProviders : IDisposable
     public OidcProvider? Find(string? name) =>
         name is not null && providers.TryGetValue(name, out var p) ? p.Provider : null;
 
-    public async Task<OpenIdConnectConfiguration> MetadataAsync(OidcProvider provider, CancellationToken ct)
+    public async Task<OpenIdConnectConfiguration> MetadataAsync(OidcProvider provider, CancellationToken ct, bool fresh = false)
     {
         try
         {
-            var metadata = await providers[provider.Name].Metadata.GetConfigurationAsync(ct);
+            var entry = providers[provider.Name];
+            var metadata = fresh
+                ? await OpenIdConnectConfigurationRetriever.GetAsync(entry.MetadataUrl, entry.Retriever, ct)
+                : await entry.Metadata.GetConfigurationAsync(ct);
             // OpenID Connect Discovery 4.3: the document must name the issuer it was fetched for.
             if (!string.Equals(metadata.Issuer?.TrimEnd('/'), provider.Authority.AbsoluteUri.TrimEnd('/'), StringComparison.Ordinal))
             {
@@ -149,9 +152,11 @@ internal sealed class OidcProviders : IDisposable
         var result = await handler.ValidateTokenAsync(idToken, Parameters(provider, metadata));
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException)
         {
-            // A key the cached JWKS does not hold: the provider may have rotated; fetch its keys again once.
+            // A key the cached JWKS does not hold: the provider may have rotated. The cache refreshes
+            // in the background; this sign-in checks against keys fetched now. (Each retry costs the
+            // caller a code redeemed at the provider, so it cannot be used to flood the provider.)
             providers[provider.Name].Metadata.RequestRefresh();
-            metadata = await MetadataAsync(provider, ct);
+            metadata = await MetadataAsync(provider, ct, fresh: true);
             result = await handler.ValidateTokenAsync(idToken, Parameters(provider, metadata));
         }
 
