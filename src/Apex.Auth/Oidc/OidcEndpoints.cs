@@ -42,8 +42,9 @@ internal static partial class OidcEndpoints
 
     public static void Map(RouteGroupBuilder auth)
     {
-        auth.MapGet("/login", LoginAsync);
-        auth.MapGet("/callback", CallbackAsync);
+        // Each login stores an attempt and each callback calls the provider: both count per client IP.
+        auth.MapGet("/login", LoginAsync).RequireRateLimiting(AuthEndpoints.CredentialsRateLimitPolicy);
+        auth.MapGet("/callback", CallbackAsync).RequireRateLimiting(AuthEndpoints.CredentialsRateLimitPolicy);
         auth.MapPost("/exchange", ExchangeAsync).RequireRateLimiting(AuthEndpoints.CredentialsRateLimitPolicy);
         auth.MapDelete("/identities/{provider}", UnlinkAsync).RequireAuthorization();
     }
