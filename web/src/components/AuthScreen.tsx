@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 import type { BootConfig } from '../App';
 import { ApiError, publicJson, session } from '../api/session';
 import type { TokenPair } from '../api/types';
@@ -16,12 +16,10 @@ const providerErrors: Record<string, string> = {
   provider_unavailable: 'The sign-in provider did not answer. Please try again later.',
 };
 
-/** A provider sign-in that failed comes back with #error=<reason>; read it once and clear it. */
-function takeProviderError(): string | null {
-  const frag = new URLSearchParams(location.hash.replace(/^#/, ''));
-  const reason = frag.get('error');
+/** A provider sign-in that failed comes back with #error=<reason> (cleared once shown). */
+function providerError(): string | null {
+  const reason = new URLSearchParams(location.hash.replace(/^#/, '')).get('error');
   if (!reason) return null;
-  history.replaceState(null, '', location.pathname + location.search);
   return providerErrors[reason] ?? 'The sign-in with your provider failed. Please try again.';
 }
 
@@ -31,7 +29,10 @@ export function AuthScreen({ config, notice }: { config: BootConfig; notice: str
   const [password, setPassword] = useState('');
   const [name, setName] = useState('');
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  const [formError, setFormError] = useState<string | null>(takeProviderError);
+  const [formError, setFormError] = useState<string | null>(providerError);
+  useEffect(() => {
+    if (providerError()) history.replaceState(null, '', location.pathname + location.search);
+  }, []);
   const [busy, setBusy] = useState(false);
   const ids = { email: useId(), password: useId(), name: useId(), form: useId() };
   const base = session.authBase;
