@@ -79,6 +79,41 @@ public sealed class OidcRefusalTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task The_google_preset_asks_for_and_enforces_the_hosted_domain()
+    {
+        await using var forge = await ForgedProvider.StartAsync();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Auth:Oidc:Providers:work:Preset"] = "Google",
+            ["Auth:Oidc:Providers:work:Authority"] = forge.Issuer,
+            ["Auth:Oidc:Providers:work:ClientId"] = ForgedProvider.ClientId,
+            ["Auth:Oidc:Providers:work:ClientSecret"] = "forge-secret",
+            ["Auth:Oidc:Providers:work:HostedDomain"] = "Example.com",
+        };
+        await using var server = await ApexTestServer.StartAsync(settings);
+        using var browser = Browser();
+
+        using (var login = await browser.GetAsync(new Uri(server.BaseAddress, "/auth/login?provider=work")))
+        {
+            Assert.Equal("example.com", Query(login.Headers.Location!)["hd"]);
+        }
+
+        var (state, nonce) = await StartAsync(server, browser, "work");
+        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), hostedDomain: "other.example");
+        using (var refused = await browser.GetAsync(Callback(server, state)))
+        {
+            await RefusalAsync(refused, "wrong_domain");
+        }
+
+        await AssertNothingStoredAsync(server);
+        (state, nonce) = await StartAsync(server, browser, "work");
+        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), hostedDomain: "example.com");
+        using var ok = await browser.GetAsync(Callback(server, state));
+        Assert.Equal(HttpStatusCode.Redirect, ok.StatusCode);
+        Assert.StartsWith("#code=", ok.Headers.Location!.Fragment, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_provider_that_is_down_is_a_502_page_at_login()
     {
         await using var forge = await ForgedProvider.StartAsync();
@@ -238,8 +273,20 @@ internal sealed class ForgedProvider : IAsyncDisposable
         ["Auth:Oidc:Providers:forge:ClientSecret"] = "forge-secret",
     };
 
-    public string Mint(SecurityKey key, string audience, string issuer, string nonce, DateTime expires)
+    public string Mint(SecurityKey key, string audience, string issuer, string nonce, DateTime expires, string? hostedDomain = null)
     {
+        var claims = new Dictionary<string, object>
+        {
+            ["sub"] = "forged-subject",
+            ["email"] = "victim@example.com",
+            ["email_verified"] = true,
+            ["nonce"] = nonce,
+        };
+        if (hostedDomain is not null)
+        {
+            claims["hd"] = hostedDomain;
+        }
+
         var handler = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
         return handler.CreateToken(new SecurityTokenDescriptor
         {
@@ -248,13 +295,7 @@ internal sealed class ForgedProvider : IAsyncDisposable
             IssuedAt = expires.AddMinutes(-10),
             NotBefore = expires.AddMinutes(-10),
             Expires = expires,
-            Claims = new Dictionary<string, object>
-            {
-                ["sub"] = "forged-subject",
-                ["email"] = "victim@example.com",
-                ["email_verified"] = true,
-                ["nonce"] = nonce,
-            },
+            Claims = claims,
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
         });
     }

@@ -28,6 +28,7 @@ public sealed class OidcTests
         var pair = await JsonAsync(exchanged);
         Assert.Equal("carol@example.com", pair.GetProperty("user").GetProperty("email").GetString());
         Assert.Equal("Carol", pair.GetProperty("user").GetProperty("name").GetString());
+        Assert.Equal(["idp"], pair.GetProperty("user").GetProperty("providers").EnumerateArray().Select(p => p.GetString()));
 
         var me = await MeAsync(server, pair.GetProperty("access_token").GetString()!);
         Assert.Equal(["idp"], me.GetProperty("providers").EnumerateArray().Select(p => p.GetString()));
@@ -168,14 +169,20 @@ public sealed class OidcTests
         await ProblemAsync(response, HttpStatusCode.NotFound);
     }
 
-    [Fact(Timeout = 60_000)]
-    public async Task A_provider_with_a_missing_key_stops_the_start_naming_the_key()
+    [Theory(Timeout = 60_000)]
+    [InlineData("corp", "ClientId", "apex", "Auth:Oidc:Providers:corp:Authority")]
+    [InlineData("corp", "Authority", "http://idp.example.com", "Auth:Oidc:Providers:corp:Authority")]
+    [InlineData("google", "Authority", "https://accounts.google.com", "Auth:Oidc:Providers:google:ClientId")]
+    [InlineData("corp", "Scopes", "email profile", "Auth:Oidc:Providers:corp:Scopes")]
+    [InlineData("Corp", "ClientId", "apex", "Auth:Oidc:Providers:Corp")]
+    [InlineData("password", "ClientId", "apex", "Auth:Oidc:Providers:password")]
+    public async Task A_misconfigured_provider_stops_the_start_naming_the_key(string provider, string key, string value, string named)
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
-            await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["Auth:Oidc:Providers:corp:ClientId"] = "apex" });
+            await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { [$"Auth:Oidc:Providers:{provider}:{key}"] = value });
         });
-        Assert.Contains("Auth:Oidc:Providers:corp:Authority", error.Message, StringComparison.Ordinal);
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
     }
 
     internal static HttpClient Browser() =>

@@ -406,7 +406,7 @@ internal static partial class AuthEndpoints
         Providers = [.. (user.PasswordHash is null ? [] : PasswordProviders), .. linkedProviders ?? []],
     };
 
-    internal static TokenPairResponse ToResponse(TokenPairIssue pair, TimeProvider time, UserRecord? user)
+    internal static TokenPairResponse ToResponse(TokenPairIssue pair, TimeProvider time, UserRecord? user, IReadOnlyList<string>? linkedProviders = null)
     {
         var now = time.GetUtcNow();
         return new TokenPairResponse
@@ -415,7 +415,7 @@ internal static partial class AuthEndpoints
             RefreshToken = pair.Refresh.Token,
             ExpiresIn = Math.Max(0, (long)(pair.Access.ExpiresAt - now).TotalSeconds),
             RefreshExpiresIn = Math.Max(0, (long)(pair.Refresh.ExpiresAt - now).TotalSeconds),
-            User = user is null ? null : ToUser(user),
+            User = user is null ? null : ToUser(user, linkedProviders),
         };
     }
 

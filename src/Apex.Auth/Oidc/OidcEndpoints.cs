@@ -210,6 +210,7 @@ internal static partial class OidcEndpoints
         ExchangeRequest? body,
         AuthDbContext db,
         SessionService sessions,
+        OidcAccounts accounts,
         TimeProvider time,
         CancellationToken ct)
     {
@@ -233,7 +234,7 @@ internal static partial class OidcEndpoints
         }
 
         var pair = await sessions.StartAsync(user, ct);
-        return TypedResults.Ok(AuthEndpoints.ToResponse(pair, time, user));
+        return TypedResults.Ok(AuthEndpoints.ToResponse(pair, time, user, await accounts.ProvidersOfAsync(user.Id, ct)));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> UnlinkAsync(
