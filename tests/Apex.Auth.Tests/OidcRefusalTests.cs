@@ -152,6 +152,14 @@ public sealed class OidcRefusalTests
             await RefusalAsync(refused, "state_invalid");
         }
 
+        // RFC 9207: an answer naming another issuer (a mix-up between providers).
+        var (mixState, _) = await StartAsync(server, browser, "forge");
+        using (var mixUp = await browser.GetAsync(new Uri(Callback(server, mixState) + "&iss=" + Uri.EscapeDataString("https://evil.example"))))
+        {
+            await RefusalAsync(mixUp, "invalid_issuer");
+        }
+
+        (state, nonce) = await StartAsync(server, browser, "forge");
         clock.Offset = TimeSpan.FromMinutes(11);
         using var late = await browser.GetAsync(Callback(server, state));
         await RefusalAsync(late, "state_expired");

@@ -190,6 +190,13 @@ internal static partial class OidcEndpoints
         UserRecord user;
         try
         {
+            // RFC 9207: a provider that names itself in the response must be the one this attempt went to.
+            if (!string.IsNullOrEmpty(query["iss"])
+                && !string.Equals(query["iss"], (await providers.MetadataAsync(p, ct)).Issuer, StringComparison.Ordinal))
+            {
+                throw new OidcRefusal("invalid_issuer", $"The answer does not come from {p.DisplayName}.");
+            }
+
             var idToken = await providers.RedeemAsync(p, code, flow.RedirectUri, flow.CodeVerifier, ct);
             var identity = await providers.ValidateAsync(p, idToken, flow.Nonce, ct);
             user = await accounts.SignInAsync(p, identity, ct);
