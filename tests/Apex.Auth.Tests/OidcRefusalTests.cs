@@ -114,6 +114,24 @@ public sealed class OidcRefusalTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Another_node_sharing_the_database_takes_the_callback_and_the_exchange()
+    {
+        await using var forge = await ForgedProvider.StartAsync();
+        await using var nodeA = await ApexTestServer.StartAsync(forge.Settings());
+        await using var nodeB = await ApexTestServer.StartAsync(forge.Settings(), dataDir: nodeA.DataDir);
+        using var browser = Browser();
+
+        // The browser's cookie for 127.0.0.1 reaches both nodes, as behind one load balancer.
+        var (state, nonce) = await StartAsync(nodeA, browser, "forge");
+        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        using var callback = await browser.GetAsync(Callback(nodeB, state));
+        Assert.Equal(HttpStatusCode.Redirect, callback.StatusCode);
+        var code = callback.Headers.Location!.Fragment["#code=".Length..];
+        var pair = await ExchangeAsync(nodeA, code);
+        Assert.Equal("victim@example.com", pair.GetProperty("user").GetProperty("email").GetString());
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_provider_that_is_down_is_a_502_page_at_login()
     {
         await using var forge = await ForgedProvider.StartAsync();
