@@ -21,7 +21,7 @@ public sealed class ProviderTests
 
         var (result, detail) = harness.Check("auth.providers");
         Assert.True(result == "pass", $"{result}: {detail}\n{harness.Output}");
-        Assert.Contains($"corp -> {idp.Issuer}/auth", detail, StringComparison.Ordinal);
+        Assert.Contains($"corp -> {idp.Issuer}/auth (the authorization endpoint of {idp.Issuer})", detail, StringComparison.Ordinal);
         Assert.Contains("providers password, corp", harness.Check("auth.config").Detail, StringComparison.Ordinal);
     }
 
@@ -51,8 +51,27 @@ public sealed class ProviderTests
         Assert.Contains("code_challenge", detail, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Fails_a_login_redirect_to_another_endpoint_than_the_providers_discovery_names()
+    {
+        await using var idp = OidcTestProvider.Create();
+        await using var server = await Deployments.SingleAsync(idp.Settings("corp"), b => RewriteLogin(b, uri => uri.Path = "/elsewhere/auth"));
+        await idp.StartAsync(server.BaseAddress);
+        using var harness = new VerifyHarness();
+
+        await harness.RunAsync(harness.Settings(server.BaseAddress) with { Only = new HashSet<string> { "auth" } });
+
+        var (result, detail) = harness.Check("auth.providers");
+        Assert.Equal("fail", result);
+        Assert.Contains($"discovery names {idp.Issuer}/auth", detail, StringComparison.Ordinal);
+    }
+
     /// <summary>A proxy in front of the auth routes that drops PKCE from the provider redirect.</summary>
-    private static void StripPkce(Microsoft.AspNetCore.Builder.WebApplicationBuilder builder) =>
+    private static void StripPkce(WebApplicationBuilder builder) => RewriteLogin(builder, uri =>
+        uri.Query = string.Join('&', uri.Query.TrimStart('?').Split('&').Where(p => !p.StartsWith("code_challenge", StringComparison.Ordinal))));
+
+    /// <summary>A proxy in front of the auth routes that rewrites the provider redirect.</summary>
+    private static void RewriteLogin(WebApplicationBuilder builder, Action<UriBuilder> rewrite) =>
         builder.Services.AddSingleton<IStartupFilter>(new FrontFilter(async (context, next) =>
         {
             context.Response.OnStarting(() =>
@@ -60,7 +79,7 @@ public sealed class ProviderTests
                 if (context.Request.Path == "/auth/login" && context.Response.Headers.Location.ToString() is { Length: > 0 } location)
                 {
                     var uri = new UriBuilder(location);
-                    uri.Query = string.Join('&', uri.Query.TrimStart('?').Split('&').Where(p => !p.StartsWith("code_challenge", StringComparison.Ordinal)));
+                    rewrite(uri);
                     context.Response.Headers.Location = uri.Uri.AbsoluteUri;
                 }
 

@@ -46,7 +46,8 @@ internal static class AuthPhase
             foreach (var provider in signInProviders)
             {
                 var login = await ctx.Http.GetAsync(e.AuthPath($"auth/login?provider={Uri.EscapeDataString(provider)}"), null, ct);
-                described.Add($"{provider} -> {ProviderRedirect.Check(provider, login, e.Auth)}");
+                var endpoint = ProviderRedirect.Check(provider, login, e.Auth);
+                described.Add($"{provider} -> {endpoint} ({await ProviderRedirect.DiscoveryAsync(ctx.Http, provider, login.Headers.Location!, ct)})");
             }
 
             return string.Join("; ", described);

@@ -67,6 +67,40 @@ internal static class ProviderRedirect
         return location.GetLeftPart(UriPartial.Path);
     }
 
+    /// <summary>
+    /// Looks for the provider's discovery document above the authorisation endpoint (an issuer is
+    /// the endpoint's origin or one of its path prefixes) and checks the redirect goes to the
+    /// endpoint it names. A provider this machine cannot reach is reported, not failed.
+    /// </summary>
+    public static async Task<string> DiscoveryAsync(ProbeHttp http, string provider, Uri location, CancellationToken ct)
+    {
+        var endpoint = location.GetLeftPart(UriPartial.Path);
+        var segments = location.AbsolutePath.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var n = segments.Length - 1; n >= 0; n--)
+        {
+            var issuerPath = n == 0 ? "" : "/" + string.Join('/', segments[..n]);
+            var discovery = new Uri(location.GetLeftPart(UriPartial.Authority) + issuerPath + "/.well-known/openid-configuration");
+            ProbeResponse answer;
+            try
+            {
+                answer = await http.GetAsync(discovery, null, ct);
+            }
+            catch (ProbeConnectionException)
+            {
+                return "provider discovery not reachable from here";
+            }
+
+            if (answer.Status == 200 && answer.Json.Str("authorization_endpoint") is { } named)
+            {
+                return named == endpoint
+                    ? $"the authorization endpoint of {answer.Json.Str("issuer") ?? discovery.GetLeftPart(UriPartial.Authority)}"
+                    : throw new CheckFailedException($"{provider}: redirects to {endpoint}, but the provider's discovery names {named}");
+            }
+        }
+
+        return "no discovery document found above the endpoint";
+    }
+
     private static Dictionary<string, string> ParseQuery(string query)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
