@@ -27,3 +27,7 @@ dotnet tool restore >/dev/null
 if [ -f web/package-lock.json ]; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [ "${1:-run}" = test ]; then
+  # The OpenID Connect provider the provider sign-in tests run on loopback.
+  (cd tests/Apex.Auth.Tests/oidc-idp && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -82,6 +82,7 @@ public static class AuthModule
         services.AddSingleton<LoginThrottle>();
         services.AddScoped<SessionService>();
         services.AddScoped<Users.UserAdmin>();
+        Oidc.OidcEndpoints.AddApexOidc(services);
 
         services.AddAuthentication(SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApexAuthenticationHandler>(SchemeName, displayName: null, configureOptions: null);

@@ -23,7 +23,7 @@ public static class Phases
         new(3, Cors, "CORS", [], ["cors.api", "cors.auth", "cors.foreign_origin"]),
         new(4, Auth, "Auth", [],
         [
-            "auth.config", "auth.sign_in", "auth.validate", "auth.me", "auth.no_token", "auth.bad_body_no_token",
+            "auth.config", "auth.providers", "auth.sign_in", "auth.validate", "auth.me", "auth.no_token", "auth.bad_body_no_token",
             "auth.bad_body_with_token", "auth.second_user", "auth.logout",
         ]),
         new(5, Api, "REST API", [Auth], ["api.create_thread", "api.list_threads", "api.read_thread", "api.other_user"]),

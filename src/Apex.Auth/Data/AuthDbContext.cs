@@ -12,6 +12,9 @@ public sealed class AuthDbContext(DbContextOptions<AuthDbContext> options) : DbC
     internal DbSet<SessionRecord> Sessions => Set<SessionRecord>();
     internal DbSet<RevocationRecord> Revocations => Set<RevocationRecord>();
     internal DbSet<LoginThrottleRecord> LoginThrottles => Set<LoginThrottleRecord>();
+    internal DbSet<Oidc.IdentityRecord> Identities => Set<Oidc.IdentityRecord>();
+    internal DbSet<Oidc.OidcFlowRecord> OidcFlows => Set<Oidc.OidcFlowRecord>();
+    internal DbSet<Oidc.OidcHandoffRecord> OidcHandoffs => Set<Oidc.OidcHandoffRecord>();
 
     protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder)
     {
@@ -68,6 +71,7 @@ public sealed class AuthDbContext(DbContextOptions<AuthDbContext> options) : DbC
             e.HasKey(x => x.Key);
             e.Property(x => x.Key).HasMaxLength(320);
         });
+        Oidc.OidcModel.Configure(modelBuilder);
     }
 }
 

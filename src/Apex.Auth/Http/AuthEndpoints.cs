@@ -20,7 +20,7 @@ using Microsoft.Extensions.Options;
 
 namespace Apex.Auth.Http;
 
-/// <summary>The routes of docs/spec/auth-api.md section 1 (without the OIDC provider flow).</summary>
+/// <summary>The routes of docs/spec/auth-api.md section 1 (the provider flow is in Oidc/OidcEndpoints).</summary>
 internal static partial class AuthEndpoints
 {
     public const string CredentialsRateLimitPolicy = "apex-auth-credentials";
@@ -55,9 +55,7 @@ internal static partial class AuthEndpoints
 
         auth.MapPost("/validate", ValidateAsync);
         auth.MapGet("/config", Config);
-        // The OIDC providers are not implemented yet: every provider is "not configured".
-        auth.MapGet("/login", (string? provider) =>
-            Problems.Result(StatusCodes.Status404NotFound, "This sign-in provider is not configured."));
+        Oidc.OidcEndpoints.Map(auth);
 
         var wellKnown = endpoints.MapGroup("/.well-known").WithTags("Auth");
         wellKnown.MapGet("/jwks.json", JwksAsync);
@@ -256,7 +254,7 @@ internal static partial class AuthEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<Ok<UserResponse>, ProblemHttpResult>> MeAsync(HttpContext http, AuthDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<UserResponse>, ProblemHttpResult>> MeAsync(HttpContext http, AuthDbContext db, Oidc.OidcAccounts identities, CancellationToken ct)
     {
         var userId = http.User.GetUserId();
         var user = await db.Users.AsNoTracking().Where(u => u.Id == userId && u.DisabledAt == null).FirstOrDefaultAsync(ct);
@@ -265,7 +263,7 @@ internal static partial class AuthEndpoints
             return Problems.Result(StatusCodes.Status401Unauthorized, "The account of this token no longer exists.");
         }
 
-        return TypedResults.Ok(ToUser(user));
+        return TypedResults.Ok(ToUser(user, await identities.ProvidersOfAsync(user.Id, ct)));
     }
 
     private static async Task<Results<Ok<ValidateResponse>, ProblemHttpResult>> ValidateAsync(
@@ -347,10 +345,11 @@ internal static partial class AuthEndpoints
         return TypedResults.Ok(ToResponse(pair, time, user));
     }
 
-    private static Ok<AuthConfigResponse> Config(IOptions<AuthOptions> options, IHostEnvironment environment) =>
+    private static Ok<AuthConfigResponse> Config(IOptions<AuthOptions> options, IHostEnvironment environment, Oidc.OidcProviders oidc) =>
         TypedResults.Ok(new AuthConfigResponse
         {
-            Providers = PasswordProviders,
+            Providers = [.. PasswordProviders, .. oidc.All.Select(p => p.Name)],
+            ProviderNames = oidc.All.ToDictionary(p => p.Name, p => p.DisplayName, StringComparer.Ordinal),
             RegistrationOpen = options.Value.RegistrationOpen,
             DevLogin = environment.IsDevelopment(),
         });
@@ -396,16 +395,16 @@ internal static partial class AuthEndpoints
         return Problems.Result(StatusCodes.Status429TooManyRequests, $"Too many sign-in attempts; retry in {seconds} s.");
     }
 
-    internal static UserResponse ToUser(UserRecord user) => new()
+    internal static UserResponse ToUser(UserRecord user, IReadOnlyList<string>? linkedProviders = null) => new()
     {
         Id = user.Id,
         Email = user.Email,
         Name = user.Name,
         CreatedAt = user.CreatedAt,
-        Providers = user.PasswordHash is null ? [] : PasswordProviders,
+        Providers = [.. (user.PasswordHash is null ? [] : PasswordProviders), .. linkedProviders ?? []],
     };
 
-    private static TokenPairResponse ToResponse(TokenPairIssue pair, TimeProvider time, UserRecord? user)
+    internal static TokenPairResponse ToResponse(TokenPairIssue pair, TimeProvider time, UserRecord? user, IReadOnlyList<string>? linkedProviders = null)
     {
         var now = time.GetUtcNow();
         return new TokenPairResponse
@@ -414,7 +413,7 @@ internal static partial class AuthEndpoints
             RefreshToken = pair.Refresh.Token,
             ExpiresIn = Math.Max(0, (long)(pair.Access.ExpiresAt - now).TotalSeconds),
             RefreshExpiresIn = Math.Max(0, (long)(pair.Refresh.ExpiresAt - now).TotalSeconds),
-            User = user is null ? null : ToUser(user),
+            User = user is null ? null : ToUser(user, linkedProviders),
         };
     }
 

@@ -81,6 +81,10 @@ public sealed record ValidateResponse
 public sealed record AuthConfigResponse
 {
     public required IReadOnlyList<string> Providers { get; init; }
+
+    /// <summary>Display name of each sign-in provider other than <c>password</c> (the web app's button text).</summary>
+    public required IReadOnlyDictionary<string, string> ProviderNames { get; init; }
+
     public required bool RegistrationOpen { get; init; }
     public required bool DevLogin { get; init; }
 }

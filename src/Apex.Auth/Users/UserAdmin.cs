@@ -45,11 +45,12 @@ internal sealed partial class UserAdmin(AuthDbContext db, PasswordService passwo
     }
 
     /// <summary>
-    /// Stores a new password account whose normalised email, password and name already passed the
-    /// rules (registration and <c>apex user add</c> report rule failures in their own shapes).
+    /// Stores a new account whose normalised email, password and name already passed the rules
+    /// (registration and <c>apex user add</c> report rule failures in their own shapes); a null
+    /// password makes an account that signs in through a provider only.
     /// Null when the email is taken, including a lost race with a concurrent registration.
     /// </summary>
-    public async Task<UserRecord?> CreateAsync(string email, string password, string? name, CancellationToken ct)
+    public async Task<UserRecord?> CreateAsync(string email, string? password, string? name, CancellationToken ct)
     {
         if (await db.Users.AsNoTracking().AnyAsync(u => u.Email == email, ct))
         {
@@ -61,7 +62,7 @@ internal sealed partial class UserAdmin(AuthDbContext db, PasswordService passwo
             Id = Apex.Contracts.ApexIds.New(Apex.Contracts.ApexIds.User),
             Email = email,
             Name = name,
-            PasswordHash = passwords.Hash(password),
+            PasswordHash = password is null ? null : passwords.Hash(password),
             CreatedAt = time.GetUtcNow(),
         };
         db.Users.Add(user);

@@ -14,6 +14,7 @@ internal static class AuthPhase
         var e = ctx.Endpoints;
         var s = ctx.Settings;
         bool? registrationOpen = null;
+        List<string> signInProviders = [];
 
         await ctx.CheckAsync("auth.config", "/auth/config", async _ =>
         {
@@ -25,12 +26,31 @@ internal static class AuthPhase
 
             registrationOpen = body.Bool("registration_open");
             var names = providers.EnumerateArray().Select(p => p.GetString()).ToList();
+            signInProviders = [.. names.OfType<string>().Where(n => n != "password")];
             if (!names.Contains("password"))
             {
                 throw new CheckFailedException($"/auth/config providers [{string.Join(", ", names)}] lack password");
             }
 
             return $"providers {string.Join(", ", names)}; registration {(registrationOpen == false ? "closed" : "open")}";
+        }, ct, needs: [Facts.Auth]);
+
+        await ctx.CheckAsync("auth.providers", "each sign-in provider's login redirect is well formed", async _ =>
+        {
+            if (signInProviders.Count == 0)
+            {
+                return "no sign-in provider besides password is configured";
+            }
+
+            var described = new List<string>();
+            foreach (var provider in signInProviders)
+            {
+                var login = await ctx.Http.GetAsync(e.AuthPath($"auth/login?provider={Uri.EscapeDataString(provider)}"), null, ct);
+                var endpoint = ProviderRedirect.Check(provider, login, e.Auth);
+                described.Add($"{provider} -> {endpoint} ({await ProviderRedirect.DiscoveryAsync(ctx.Http, provider, login.Headers.Location!, ct)})");
+            }
+
+            return string.Join("; ", described);
         }, ct, needs: [Facts.Auth]);
 
         await ctx.CheckAsync("auth.sign_in", SignInTitle(s.CredentialMode), async _ =>

@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 import type { BootConfig } from '../App';
 import { ApiError, publicJson, session } from '../api/session';
 import type { TokenPair } from '../api/types';
@@ -8,17 +8,37 @@ type Mode = 'signin' | 'register';
 
 const providerLabels: Record<string, string> = { google: 'Google', github: 'GitHub', microsoft: 'Microsoft', oidc: 'single sign-on' };
 
+/** Reasons the server's provider callback may send back in the fragment (#error=...), in words. */
+const providerErrors: Record<string, string> = {
+  email_unverified: 'Your provider has not verified your email address, so it cannot sign you in here.',
+  registration_closed: 'There is no account with this email, and registration is closed.',
+  access_denied: 'The sign-in was cancelled.',
+  provider_unavailable: 'The sign-in provider did not answer. Please try again later.',
+};
+
+/** A provider sign-in that failed comes back with #error=<reason> (cleared once shown). */
+function providerError(): string | null {
+  const reason = new URLSearchParams(location.hash.replace(/^#/, '')).get('error');
+  if (!reason) return null;
+  return providerErrors[reason] ?? 'The sign-in with your provider failed. Please try again.';
+}
+
 export function AuthScreen({ config, notice }: { config: BootConfig; notice: string | null }) {
   const [mode, setMode] = useState<Mode>('signin');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [name, setName] = useState('');
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  const [formError, setFormError] = useState<string | null>(null);
+  const [formError, setFormError] = useState<string | null>(providerError);
+  useEffect(() => {
+    if (providerError()) history.replaceState(null, '', location.pathname + location.search);
+  }, []);
   const [busy, setBusy] = useState(false);
   const ids = { email: useId(), password: useId(), name: useId(), form: useId() };
   const base = session.authBase;
   const providers = config.auth.providers.filter((p) => p !== 'password');
+  // Display names of the configured providers (`provider_names` of /auth/config).
+  const providerNames = (config.auth as { provider_names?: Record<string, string> }).provider_names ?? {};
   const canRegister = config.auth.registration_open;
 
   async function submit(e: FormEvent) {
@@ -112,7 +132,7 @@ export function AuthScreen({ config, notice }: { config: BootConfig; notice: str
           <div className="providers">
             {providers.map((p) => (
               <a key={p} className="button wide" href={`${base}/auth/login?provider=${encodeURIComponent(p)}`}>
-                Continue with {providerLabels[p] ?? p}
+                Continue with {providerNames[p] ?? providerLabels[p] ?? p}
               </a>
             ))}
           </div>
