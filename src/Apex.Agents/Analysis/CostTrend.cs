@@ -44,13 +44,7 @@ public static class CostTrend
     {
         var rows = t.Rows;
         var strings = rows.Strings;
-        var featureOk = new bool[strings.Count];
-        var modelOk = new bool[strings.Count];
-        for (var s = 0; s < strings.Count; s++)
-        {
-            featureOk[s] = feature is null || RowFilter.Same(feature, s == 0 ? "(none)" : strings[s]);
-            modelOk[s] = model is null || RowFilter.SameModel(model, strings[s], catalog);
-        }
+        var (featureOk, modelOk) = RowFilter.NameMasks(strings, catalog, feature, model);
 
         var first = RowFilter.Day(from) ?? long.MinValue;
         var last = RowFilter.Day(to) ?? long.MaxValue;

@@ -290,13 +290,7 @@ public static class FollowUps
         var t = a.Table;
         var rows = t.Rows;
         var strings = rows.Strings;
-        var featureOk = new bool[strings.Count];
-        var modelOk = new bool[strings.Count];
-        for (var s = 0; s < strings.Count; s++)
-        {
-            featureOk[s] = feature is null || RowFilter.Same(feature, s == 0 ? "(none)" : strings[s]);
-            modelOk[s] = model is null || RowFilter.SameModel(model, strings[s], catalog);
-        }
+        var (featureOk, modelOk) = RowFilter.NameMasks(strings, catalog, feature, model);
 
         long calls = 0, input = 0, cached = 0, output = 0, reasoning = 0;
         double cost = 0;

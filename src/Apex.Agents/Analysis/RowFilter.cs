@@ -137,6 +137,23 @@ public sealed record RowFilter
             ? d.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber
             : null;
 
+    /// <summary>
+    /// Per interned string: whether it names the chosen feature (index 0 is "(none)") and whether it
+    /// names the chosen model; a null choice keeps every value.
+    /// </summary>
+    internal static (bool[] FeatureOk, bool[] ModelOk) NameMasks(IReadOnlyList<string> strings, PriceCatalog catalog, string? feature, string? model)
+    {
+        var featureOk = new bool[strings.Count];
+        var modelOk = new bool[strings.Count];
+        for (var s = 0; s < strings.Count; s++)
+        {
+            featureOk[s] = feature is null || Same(feature, s == 0 ? "(none)" : strings[s]);
+            modelOk[s] = model is null || SameModel(model, strings[s], catalog);
+        }
+
+        return (featureOk, modelOk);
+    }
+
     internal static string DayText(long day) =>
         DateOnly.FromDateTime(DateTime.UnixEpoch.AddDays(day)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 }
