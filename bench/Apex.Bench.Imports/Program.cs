@@ -13,8 +13,10 @@ using Spectre.Console;
 // Imports benchmark: a 1,000,000-row LiteLLM spend-log CSV and a 1,000,000-line Helicone JSONL
 // through Apex (the importer alone, and upload + parse + store over HTTP into a real server) beside
 // DuckDB loading the same file into a table, all in the same run and the same process.
-// Usage: dotnet run -c Release --project bench/Apex.Bench.Imports [-- rows]
+// Usage: dotnet run -c Release --project bench/Apex.Bench.Imports [-- rows [litellm|helicone]]
+// (the second argument measures one file alone, in a fresh process)
 var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
+var only = args.Length > 1 ? args[1] : null;
 var started = Stopwatch.StartNew();
 var budget = TimeSpan.FromMinutes(9);
 using var overall = new CancellationTokenSource(budget);
@@ -38,7 +40,17 @@ try
         files.Add(("Helicone JSONL", jsonl, "application/x-ndjson", $"CREATE TABLE t AS SELECT * FROM read_json('{jsonl}', format='newline_delimited')", bytes));
     }
 
+    if (only is not null)
+    {
+        files.RemoveAll(f => !f.Label.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+        if (files.Count == 0)
+        {
+            throw new ArgumentException($"Unknown file '{only}': use litellm or helicone.");
+        }
+    }
+
     var results = new List<Row>();
+    long idleWorkingSet = 0;
 
     // Apex first (both files), DuckDB after: the process working set is sampled, and native memory
     // DuckDB's allocator keeps after a run would otherwise sit under the Apex rows.
@@ -53,6 +65,16 @@ try
         var user = await server.RegisterUserAsync(ct: ct);
         using var client = server.CreateClient(user);
         client.Timeout = TimeSpan.FromMinutes(5);
+        using (var idle = await client.GetAsync("/api/datasets", ct))
+        {
+            idle.EnsureSuccessStatusCode();
+        }
+
+        GC.Collect();
+        using (var process = Process.GetCurrentProcess())
+        {
+            idleWorkingSet = process.WorkingSet64;
+        }
 
         foreach (var file in files)
         {
@@ -156,6 +178,7 @@ try
         AnsiConsole.MarkupLine($"{Markup.Escape(file.Label)}: {timeAim}; {memoryAim} (peak working set {apex.M.PeakWorkingSet / 1024d / 1024d:N0} MB, whole process: server and client)");
     }
 
+    AnsiConsole.MarkupLine($"Process working set with the server started and idle (before any import): {idleWorkingSet / 1024d / 1024d:N0} MB");
     AnsiConsole.MarkupLine($"Total {started.Elapsed.TotalSeconds:N0} s; {Environment.ProcessorCount} cores; .NET {Environment.Version}; DuckDB.NET.Data.Full 1.5.6.1");
 }
 finally
