@@ -37,6 +37,9 @@ public sealed class EmailIdentityTests
     {
         var provider = new CapturingProvider();
         await using var server = await ApexTestServer.StartAsync(configure: builder => builder.Logging.AddProvider(provider));
+        // Only what the registrations log counts: on a fresh PostgreSQL database the start-up migration
+        // probes its history tables, and EF Core logs those expected misses at Error level.
+        provider.Entries.Clear();
         var email = $"race-{Guid.NewGuid():N}@example.test";
         var attempts = Enumerable.Range(0, 8).Select(async _ =>
         {
