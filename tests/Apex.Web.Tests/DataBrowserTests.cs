@@ -181,13 +181,15 @@ public sealed partial class BrowserTests
             await Expect(page.GetByTestId("user-message")).ToHaveCountAsync(2);
             await Expect(page.GetByTestId("user-message").Last).ToHaveTextAsync(ContractAgent.TrendQuestion);
             await Expect(page.GetByTestId("thread-item")).ToHaveCountAsync(1);
-            Assert.Equal(ContractAgent.TrendQuestion, agent.Requests.Last().UserText);
-            Assert.Equal(agent.Requests.First().ThreadId, agent.Requests.Last().ThreadId);
 
             // Its answer: the trend chart of the result's points, and the next suggestion; only the
-            // newest answer offers suggestions.
-            var second = page.Locator("article[data-run]").Last;
+            // newest answer offers suggestions. The page shows the question before the server's agent
+            // has it, so what the agent was asked is checked once its answer is there.
+            await Expect(page.Locator("article[data-run]")).ToHaveCountAsync(2, new() { Timeout = 60_000 });
+            var second = page.Locator("article[data-run]").Nth(1);
             await Expect(second).ToHaveAttributeAsync("data-phase", "completed", new() { Timeout = 60_000 });
+            Assert.Equal(ContractAgent.TrendQuestion, agent.Requests.Last().UserText);
+            Assert.Equal(agent.Requests.First().ThreadId, agent.Requests.Last().ThreadId);
             await Expect(second.GetByTestId("answer")).ToContainTextAsync("support-chat cost rose");
             var trend = second.GetByTestId("trend").GetByTestId("daily-chart");
             await Expect(trend.GetByRole(AriaRole.Img)).ToHaveAccessibleNameAsync(new Regex("^Daily cost of support-chat from 2026-11-01 to 2026-11-07"));
