@@ -22,7 +22,7 @@ export function MessageList({ turns, onAsk, askDisabled }: { turns: Turn[]; onAs
         <div className="empty">
           <h2>What would you like to optimise?</h2>
           <p className="muted">
-            Upload a usage export (CSV or JSON Lines) and ask for a plan, or describe your usage: “We spend $5,000/month on GPT-4 for customer
+            Upload a usage export (OpenAI, Anthropic, LiteLLM, Langfuse, Helicone and others, as they come) and ask for a plan, or describe your usage: “We spend $5,000/month on GPT-4 for customer
             support, 2M requests. Help me cut costs by 30%.”
           </p>
         </div>
