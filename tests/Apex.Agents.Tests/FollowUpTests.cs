@@ -353,7 +353,9 @@ public sealed class FollowUpToolTests
     {
         await Task.Yield();
         var a = HandData.Analyzer("timestamp,model,input_tokens,output_tokens\n2026-11-01T10:00:00Z,old-1,1000,100\n");
-        var note = Assert.Single(FollowUps.RetiredNotes(a.Table, HandData.Catalog()));
+        var catalog = HandData.Catalog();
+        var used = a.Summarize(CancellationToken.None).ByModel.Select(g => catalog.Find(g.Name)).OfType<ModelPrice>();
+        var note = Assert.Single(FollowUps.RetiredNotes(used, catalog));
         Assert.Equal("old-1 is retired; its successor big-4 lists at $10 input / $30 output per million tokens (against $20 / $40).", note);
     }
 }

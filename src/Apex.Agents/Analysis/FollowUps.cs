@@ -406,19 +406,6 @@ public static class FollowUps
         };
     }
 
-    /// <summary>Retired models in use, each named with its successor and the successor's list prices.</summary>
-    public static List<string> RetiredNotes(UsageTable t, PriceCatalog catalog)
-    {
-        var rows = t.Rows;
-        var used = new bool[rows.Strings.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            used[rows.Model[i]] = true;
-        }
-
-        return RetiredNotes(Enumerable.Range(0, used.Length).Where(s => used[s]).Select(s => t.Prices[s]).OfType<ModelPrice>(), catalog);
-    }
-
     /// <summary>Retired models among <paramref name="models"/>, each named with its successor and the successor's list prices.</summary>
     public static List<string> RetiredNotes(IEnumerable<ModelPrice> models, PriceCatalog catalog)
     {

@@ -350,7 +350,8 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                     {
                         DatasetId = Context.Dataset?.Id,
                         Filters = Context.Filter,
-                        Notes = FollowUps.RetiredNotes(analysed.Table, _rt._catalog),
+                        // The models in use are the summary's: no second pass over the rows.
+                        Notes = FollowUps.RetiredNotes(summary.ByModel.Select(g => _rt._catalog.Find(g.Name)).OfType<ModelPrice>(), _rt._catalog),
                         CostAnalysis = report.CostAnalysis with
                         {
                             Daily = CostTrend.Points(analysed.Table, _rt._catalog, hourly: false, null, null, null, null, ct),
