@@ -179,6 +179,28 @@ public sealed class ImportRouteTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task A_json_array_file_uploaded_with_a_mapping_is_read_through_it()
+    {
+        var user = await _server.RegisterUserAsync();
+        using var client = _server.CreateClient(user);
+        var file = Encoding.UTF8.GetBytes(
+            "[{\"when\":\"2026-11-03T08:00:00Z\",\"llm\":\"gpt-4o\",\"in\":1000,\"out\":200}," +
+            "{\"when\":\"2026-11-03T09:00:00Z\",\"llm\":\"gpt-4o\",\"in\":2000,\"out\":100}]");
+        using (var refused = await client.PostAsync("/api/datasets", Multipart(file, "calls.json")))
+        {
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        }
+
+        var content = Multipart(file, "calls.json");
+        content.Add(new StringContent("{\"timestamp\":\"when\",\"model\":\"llm\",\"input_tokens\":\"in\",\"output_tokens\":\"out\"}"), "mapping");
+        using var response = await client.PostAsync("/api/datasets", content);
+        var created = await Json(response);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, created.ToString());
+        Assert.Equal("custom_mapping", created.GetProperty("source_format").GetString());
+        Assert.Equal(2, created.GetProperty("rows").GetInt32());
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_gzip_compressed_export_is_read_like_the_plain_one()
     {
         var user = await _server.RegisterUserAsync();

@@ -103,7 +103,7 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
         var first = FirstChar(peek.Span);
         if (first == '[' || (first == '{' && IsWholeDocument(peek.Span)))
         {
-            return await ReadDocumentAsync(body, ct);
+            return await ReadDocumentAsync(body, mapping, ct);
         }
 
         if (first == '{')
@@ -270,7 +270,7 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
     }
 
     /// <summary>A whole JSON document: an array of records, a paged bucket response, an OTLP file or an Azure <c>records</c> envelope.</summary>
-    private async Task<UsageParseResult> ReadDocumentAsync(Stream body, CancellationToken ct)
+    private async Task<UsageParseResult> ReadDocumentAsync(Stream body, IReadOnlyDictionary<string, string>? mapping, CancellationToken ct)
     {
         JsonDocument doc;
         try
@@ -328,7 +328,8 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
                 return ReadBuckets(records, bucketFormat, [.. resultKeys], ct);
             }
 
-            return ImportRows(records, null, ct);
+            // An array of records: a mapping sent with the file applies to it as to a CSV.
+            return ImportRows(records, mapping, ct);
         }
     }
 
