@@ -156,6 +156,8 @@ public sealed partial class UsageAnalyzer
         var firstDay = n == 0 ? 0 : _t.StartMs / 86_400_000;
         var dailyCalls = new int[Math.Max(1, _t.PeriodDays)];
         var dailyCost = new double[dailyCalls.Length];
+        var aggregatedRows = 0;
+        long aggregatedCalls = 0;
         for (var i = 0; i < n; i++)
         {
             if ((i & CancelCheckMask) == 0)
@@ -168,6 +170,11 @@ public sealed partial class UsageAnalyzer
             all.Add(rows, i);
             var day = (int)(rows.Timestamp[i] / 86_400_000 - firstDay);
             dailyCalls[day] += rows.Requests[i];
+            if ((rows.Flags[i] & UsageFlags.Aggregated) != 0)
+            {
+                aggregatedRows++;
+                aggregatedCalls += rows.Requests[i];
+            }
             var cost = rows.Cost[i];
             if (!double.IsNaN(cost))
             {
@@ -181,16 +188,6 @@ public sealed partial class UsageAnalyzer
         var byFeature = SortedLatencies(rows, rows.Feature, feature, failed: false, ct);
         var allLatencies = SortedLatencies(rows, null, null, failed: false, ct);
         var failedLatencies = SortedLatencies(rows, null, null, failed: true, ct);
-        var aggregatedRows = 0;
-        long aggregatedCalls = 0;
-        for (var i = 0; i < n; i++)
-        {
-            if ((rows.Flags[i] & UsageFlags.Aggregated) != 0)
-            {
-                aggregatedRows++;
-                aggregatedCalls += rows.Requests[i];
-            }
-        }
 
         var total = all.Cost;
         var factor = _t.MonthlyFactor;
