@@ -125,8 +125,8 @@ internal sealed class RunFinaliser(IServiceProvider services, TimeProvider time,
             .SetProperty(t => t.ActiveRunId, (string?)null)
             .SetProperty(t => t.LastRunStatus, RunStatus.Failed)
             .SetProperty(t => t.UpdatedAt, now), ct);
-        await PublishAsync(db, run, AgentEvent.Error(AgentEvent.TopAgent, code, message, final: true),
-            new RunFinal(RunStatus.Failed, null, code, message));
+        // The claim above already wrote the run's final state: only the terminal event is left to publish and store.
+        await PublishAsync(db, run, AgentEvent.Error(AgentEvent.TopAgent, code, message, final: true));
         return true;
     }
 }
