@@ -114,7 +114,19 @@ internal sealed partial class UserAdmin(AuthDbContext db, PasswordService passwo
             }
 
             var id = row.Id;
-            await db.Users.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.Email, normalized), ct);
+            try
+            {
+                await db.Users.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.Email, normalized), ct);
+            }
+            catch (Exception e) when (e is DbUpdateException or System.Data.Common.DbException)
+            {
+                // The normalised form was taken since the list was read (a registration, or another node
+                // starting at once): the same decision as a conflict found in the list.
+                conflicts++;
+                LogRenormalizeConflict(logger, row.Id);
+                continue;
+            }
+
             taken.Remove(row.Email);
             taken.Add(normalized);
             updated++;
