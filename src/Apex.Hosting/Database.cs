@@ -39,6 +39,7 @@ public static class Database
                     sqlite.MigrationsHistoryTable(historyTable);
                     sqlite.CommandTimeout(db.CommandTimeoutSeconds);
                 });
+                options.AddInterceptors(SqliteConnectionSetup.For(db.CommandTimeoutSeconds));
                 break;
             case DatabaseProvider.Postgres:
                 options.UseNpgsql(db.ConnectionString, npgsql =>

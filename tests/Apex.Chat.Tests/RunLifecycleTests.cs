@@ -223,4 +223,56 @@ public sealed class RunLifecycleTests
         Assert.Empty(messages.GetProperty("items").EnumerateArray());
         Assert.Equal(2, agent.Requests.Count);
     }
+    /// <summary>
+    /// Runs of several users end and start while readers poll: every event a run published is in its
+    /// stored log (seq contiguous per run). On SQLite a commit that met a reader's lock once failed with
+    /// "database is locked" and the event was published but never stored.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task Concurrent_runs_and_readers_lose_no_stored_event()
+    {
+        await using var server = await ChatTestKit.StartAsync();
+        var users = new List<(ChatUser User, string Thread)>();
+        for (var i = 0; i < 6; i++)
+        {
+            var user = await ChatUser.CreateAsync(server);
+            users.Add((user, await user.CreateThreadAsync()));
+        }
+
+        using var stop = new CancellationTokenSource();
+        var readers = users.Select(u => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await u.User.GetAsync($"/api/threads/{u.Thread}/messages?limit=100");
+                await u.User.GetAsync("/api/threads?limit=100");
+            }
+        })).ToList();
+        try
+        {
+            for (var round = 0; round < 4; round++)
+            {
+                var runs = await Task.WhenAll(users.Select(async u =>
+                {
+                    var (status, accepted) = await u.User.PostAsync($"/api/threads/{u.Thread}/messages", new { content = $"round {round}" });
+                    Assert.Equal(HttpStatusCode.Accepted, status);
+                    return (u.User, RunId: accepted.GetProperty("run").Str("id")!);
+                }));
+                foreach (var (user, runId) in runs)
+                {
+                    Assert.Equal("completed", (await user.WaitForRunAsync(runId)).Str("status"));
+                    ChatTestKit.AssertWellFormedRun(await user.EventsAsync(runId));
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(readers);
+            foreach (var (user, _) in users)
+            {
+                user.Dispose();
+            }
+        }
+    }
 }

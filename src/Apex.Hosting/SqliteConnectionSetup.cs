@@ -1,0 +1,69 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace Apex.Hosting;
+
+/// <summary>
+/// Prepares every SQLite connection Apex opens. The database file is put in write-ahead-log mode
+/// (the mode is stored in the file, so this is done once per file), so readers never block a
+/// writer's commit and a writer never blocks readers. Each connection gets SQLite's own busy
+/// timeout: a write that meets another connection's lock waits for it inside SQLite, at every step
+/// of the statement including the commit of an implicit transaction, instead of failing with
+/// "database is locked" (the provider's own retry covers only a statement's first step, not the
+/// end of an <c>INSERT … RETURNING</c>).
+/// </summary>
+internal sealed class SqliteConnectionSetup : DbConnectionInterceptor
+{
+    private static readonly ConcurrentDictionary<string, bool> WalFiles = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<int, SqliteConnectionSetup> Instances = new();
+    private readonly string _busyTimeout;
+
+    private SqliteConnectionSetup(int busyTimeoutSeconds) =>
+        _busyTimeout = $"PRAGMA busy_timeout = {busyTimeoutSeconds * 1000L};";
+
+    /// <summary>One interceptor per timeout, shared by every context.</summary>
+    public static SqliteConnectionSetup For(int busyTimeoutSeconds) =>
+        Instances.GetOrAdd(busyTimeoutSeconds, static s => new SqliteConnectionSetup(s));
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = _busyTimeout;
+        command.ExecuteNonQuery();
+        if (NeedsWal(connection))
+        {
+            command.CommandText = "PRAGMA journal_mode = WAL;";
+            Switched(connection, command.ExecuteScalar());
+        }
+    }
+
+    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = _busyTimeout;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (NeedsWal(connection))
+        {
+            command.CommandText = "PRAGMA journal_mode = WAL;";
+            Switched(connection, await command.ExecuteScalarAsync(cancellationToken));
+        }
+    }
+
+    // An in-memory database has no log to switch, and a read-only connection (EF Core's existence
+    // check opens one before the file is created) may not switch it.
+    private static bool NeedsWal(DbConnection connection) =>
+        connection.DataSource is { Length: > 0 } file && file != ":memory:" && !WalFiles.ContainsKey(file)
+        && new SqliteConnectionStringBuilder(connection.ConnectionString).Mode is not SqliteOpenMode.ReadOnly;
+
+    // The switch answers the mode now in force; it stays "delete" while another connection holds
+    // the file, so a later connection tries again.
+    private static void Switched(DbConnection connection, object? mode)
+    {
+        if (string.Equals(mode as string, "wal", StringComparison.OrdinalIgnoreCase))
+        {
+            WalFiles[connection.DataSource] = true;
+        }
+    }
+}
