@@ -145,6 +145,33 @@ public sealed class FollowUpParserTests
         Assert.Equal(to, f.To);
     }
 
+    [Theory(Timeout = 10_000)]
+    [InlineData("Show me the daily cost trend for chatbot", "chatbot")]
+    [InlineData("daily cost of the feature 'billing-assistant' please", "billing-assistant")]
+    [InlineData("Show me the daily cost trend for faq-bot", null)]
+    [InlineData("daily trend for the last week", null)]
+    [InlineData("hourly cost for 2026-11-01", null)]
+    [InlineData("the daily trend of all traffic", null)]
+    public async Task A_trend_for_a_name_the_data_lacks_says_so(string text, string? unmatched)
+    {
+        await Task.Yield();
+        var f = Parse(text);
+        Assert.Equal(FollowUpKind.CostTrend, f.Kind);
+        Assert.Equal(unmatched, f.UnmatchedName);
+        if (unmatched is not null)
+        {
+            Assert.Null(f.Feature);
+            Assert.Equal(["faq-bot", "report-gen", "support-chat"], f.KnownFeatures.Order(StringComparer.Ordinal));
+            var a = HandData.Analyzer();
+            var trend = CostTrend.Trend(a.Table, HandData.Catalog(), false, null, null, null, null, CancellationToken.None)
+                with { UnmatchedName = f.UnmatchedName, KnownFeatures = f.KnownFeatures };
+            var answer = FollowUpWriter.Trend(trend);
+            Assert.StartsWith($"No feature or model in this data is called \"{unmatched}\", so this is the trend of all traffic.", answer, StringComparison.Ordinal);
+            Assert.Contains("faq-bot", answer, StringComparison.Ordinal);
+            Assert.Contains("Daily cost of all traffic", answer, StringComparison.Ordinal);
+        }
+    }
+
     [Fact(Timeout = 10_000)]
     public async Task Filters_exclude_or_keep_features_models_and_dates()
     {

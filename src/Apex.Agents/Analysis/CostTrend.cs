@@ -31,6 +31,12 @@ public sealed record TrendResult
 
     /// <summary>The costliest point; null when there are none.</summary>
     public TrendPoint? Peak { get; init; }
+
+    /// <summary>A name the question asked about that the data does not have (the series is then all traffic).</summary>
+    public string? UnmatchedName { get; init; }
+
+    /// <summary>The data's features, named in the answer beside <see cref="UnmatchedName"/>.</summary>
+    public IReadOnlyList<string>? KnownFeatures { get; init; }
 }
 
 /// <summary>

@@ -34,6 +34,12 @@ public sealed record FollowUp
     public string Granularity { get; init; } = "day";
     public RowFilter? Filter { get; init; }
 
+    /// <summary>A name the question asked about ("the trend for chatbot") that no feature or model of the data has.</summary>
+    public string? UnmatchedName { get; init; }
+
+    /// <summary>The dataset's features, to name in the answer when <see cref="UnmatchedName"/> is set.</summary>
+    public IReadOnlyList<string> KnownFeatures { get; init; } = [];
+
     /// <summary>The tool that answers it; null for a filter (the whole analysis runs).</summary>
     public string? Tool => Kind switch
     {
@@ -82,10 +88,12 @@ public static partial class FollowUpParser
 
         if (Trend().IsMatch(lower))
         {
+            var unmatched = features.Count == 0 && models.Count == 0 ? UnmatchedTrendName(lower) : null;
             return new FollowUp
             {
                 Kind = FollowUpKind.CostTrend, Feature = features.FirstOrDefault(), Model = features.Count == 0 ? models.FirstOrDefault() : null,
                 From = from, To = to, Granularity = Hourly().IsMatch(lower) ? "hour" : "day",
+                UnmatchedName = unmatched, KnownFeatures = unmatched is null ? [] : v.Features,
             };
         }
 
@@ -189,6 +197,35 @@ public static partial class FollowUpParser
         }
 
         return ([.. recs.Where(r => chosen.Contains(r.Id)).Select(r => r.Id)], numbered);
+    }
+
+    // Words after "for"/"of" in a trend question that name a scope or a time, not a feature.
+    private static readonly HashSet<string> NotANameWords = new(StringComparer.Ordinal)
+    {
+        "all", "any", "each", "every", "everything", "the", "this", "that", "these", "last", "past", "previous", "next", "our",
+        "my", "us", "it", "them", "whole", "total", "overall", "entire", "today", "yesterday", "week", "weeks", "month",
+        "months", "day", "days", "hour", "hours", "traffic", "spend", "spending", "cost", "costs", "usage", "calls",
+        "requests", "model", "models", "feature", "features", "since", "between", "from", "until", "before", "after",
+        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+        "december", "recent", "latest", "live", "data", "dataset", "file", "upload", "me", "please",
+    };
+
+    /// <summary>
+    /// "the daily trend for chatbot" when no feature or model is called chatbot: the name asked about,
+    /// so the answer can say it covers all traffic instead of silently answering about something else.
+    /// </summary>
+    private static string? UnmatchedTrendName(string lower)
+    {
+        foreach (Match m in TrendScope().Matches(lower))
+        {
+            var name = m.Groups[1].Value.TrimEnd('.', ',', '?', '!', ':', ';');
+            if (name.Length > 0 && !char.IsDigit(name[0]) && !NotANameWords.Contains(name))
+            {
+                return name;
+            }
+        }
+
+        return null;
     }
 
     private static readonly string[] OrdinalWords = ["first", "second", "third", "fourth", "fifth", "1st", "2nd", "3rd", "4th", "5th"];
@@ -323,6 +360,9 @@ public static partial class FollowUpParser
 
     [GeneratedRegex(@"\btrend|\bdaily\b|\bhourly\b|per[- ]day|per[- ]hour|by day\b|by hour\b|over time|day by day|each day|every day|day-by-day")]
     private static partial Regex Trend();
+
+    [GeneratedRegex(@"\b(?:for|of)\s+(?:the\s+|our\s+)?(?:feature\s+|model\s+)?[""'“‘]?([a-z0-9][a-z0-9_.:/-]*)")]
+    private static partial Regex TrendScope();
 
     [GeneratedRegex(@"hourly|per[- ]hour|by hour|each hour|every hour")]
     private static partial Regex Hourly();

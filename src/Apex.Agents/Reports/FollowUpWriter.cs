@@ -103,9 +103,17 @@ public static class FollowUpWriter
         var what = r.Scope switch { "feature" => $"feature {r.Name}", "model" => $"model {r.Name}", _ => "all traffic" };
         var range = r.From is null && r.To is null ? string.Empty : $" ({(r.From ?? "start")} to {(r.To ?? "end")})";
         var unit = r.Granularity == "hour" ? "hour" : "day";
+        if (r.UnmatchedName is { } unmatched)
+        {
+            var known = r.KnownFeatures is { Count: > 0 } f
+                ? $" The features in this data are {string.Join(", ", f.Take(12))}{(f.Count > 12 ? $" and {f.Count - 12} more" : string.Empty)}."
+                : string.Empty;
+            text.Append(Inv, $"No feature or model in this data is called \"{unmatched}\", so this is the trend of all traffic.{known}\n\n");
+        }
+
         if (r.Points.Count == 0)
         {
-            return $"There are no calls of {what}{range} in this data.\n";
+            return text.Append(Inv, $"There are no calls of {what}{range} in this data.\n").ToString();
         }
 
         text.Append(Inv, $"{(unit == "hour" ? "Hourly" : "Daily")} cost of {what}{range}: {r.Points.Count} {unit}(s), {Usd(r.TotalCostUsd)} over {r.TotalCalls:N0} calls");

@@ -159,6 +159,11 @@ internal sealed class CostTrendTool : IAgentTool
         var model = hasArgs ? ToolSchemas.String(arguments, "model") : parsed?.Model;
         var result = CostTrend.Trend(a.Table, context.Catalog, granularity == "hour", feature, feature is null ? model : null,
             FollowUpTools.Date(arguments, "from") ?? parsed?.From, FollowUpTools.Date(arguments, "to") ?? parsed?.To, ct);
+        if (!hasArgs && parsed?.UnmatchedName is { } unmatched)
+        {
+            result = result with { UnmatchedName = unmatched, KnownFeatures = parsed.KnownFeatures };
+        }
+
         return ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.CostTrend, result));
     }
 }
