@@ -208,6 +208,121 @@ public sealed class OidcRefusalTests
         Assert.Contains("samesite=lax", cookie, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory(Timeout = 60_000)]
+    [InlineData(null, "email_missing")]
+    [InlineData("not-an-address", "email_invalid")]
+    public async Task An_id_token_without_a_usable_email_is_refused_and_nothing_is_stored(string? email, string reason)
+    {
+        await using var forge = await ForgedProvider.StartAsync();
+        await using var server = await ApexTestServer.StartAsync(forge.Settings());
+        using var browser = Browser();
+        var (state, nonce) = await StartAsync(server, browser, "forge");
+        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), email: email);
+        using var callback = await browser.GetAsync(Callback(server, state));
+        await RefusalAsync(callback, reason);
+        await AssertNothingStoredAsync(server);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_disabled_account_is_refused_whether_its_identity_is_linked_or_only_its_email_matches()
+    {
+        await using var forge = await ForgedProvider.StartAsync();
+        await using var server = await ApexTestServer.StartAsync(forge.Settings());
+        using var browser = Browser();
+
+        // Linked: the identity signed in once, then its account was disabled.
+        var (state, nonce) = await StartAsync(server, browser, "forge");
+        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        using (var first = await browser.GetAsync(Callback(server, state)))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
+        }
+
+        await DisableAsync(server, "victim@example.com");
+        (state, nonce) = await StartAsync(server, browser, "forge");
+        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        using (var linked = await browser.GetAsync(Callback(server, state)))
+        {
+            await RefusalAsync(linked, "account_disabled");
+        }
+
+        // Not linked: a disabled password account whose verified email a new provider identity carries.
+        var bob = await server.RegisterUserAsync();
+        await DisableAsync(server, bob.Email);
+        (state, nonce) = await StartAsync(server, browser, "forge");
+        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), email: bob.Email, subject: "bob-subject");
+        using (var byEmail = await browser.GetAsync(Callback(server, state)))
+        {
+            await RefusalAsync(byEmail, "account_disabled");
+        }
+
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Data.AuthDbContext>();
+        Assert.DoesNotContain(db.Identities.ToList(), i => i.Subject == "bob-subject");
+        Assert.Single(db.OidcHandoffs.ToList());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_callback_with_an_error_without_a_code_or_without_an_id_token_is_refused()
+    {
+        await using var forge = await ForgedProvider.StartAsync();
+        await using var server = await ApexTestServer.StartAsync(forge.Settings());
+        using var browser = Browser();
+
+        foreach (var (error, reason) in new[] { ("access_denied", "access_denied"), ("server_error", "provider_error") })
+        {
+            var (state, _) = await StartAsync(server, browser, "forge");
+            using var refused = await browser.GetAsync(new Uri(server.BaseAddress, $"/auth/callback?error={error}&state={Uri.EscapeDataString(state)}"));
+            await RefusalAsync(refused, reason);
+        }
+
+        var (noCode, _) = await StartAsync(server, browser, "forge");
+        using (var refused = await browser.GetAsync(new Uri(server.BaseAddress, $"/auth/callback?state={Uri.EscapeDataString(noCode)}")))
+        {
+            await RefusalAsync(refused, "code_missing");
+        }
+
+        // The token endpoint answers 200 without an id_token.
+        var (noToken, _) = await StartAsync(server, browser, "forge");
+        forge.NextIdToken = null;
+        using (var refused = await browser.GetAsync(Callback(server, noToken)))
+        {
+            await RefusalAsync(refused, "invalid_token_response");
+        }
+
+        await AssertNothingStoredAsync(server);
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task A_provider_removed_while_a_sign_in_was_under_way_is_refused_at_the_callback()
+    {
+        await using var forge = await ForgedProvider.StartAsync();
+        var dataDir = Directory.CreateTempSubdirectory("apex-oidc-").FullName;
+        using var browser = Browser();
+        string state;
+        // Stopped, not disposed: disposing would delete the data directory the second server reuses.
+        var first = await ApexTestServer.StartAsync(forge.Settings(), dataDir: dataDir);
+        {
+            (state, _) = await StartAsync(first, browser, "forge");
+            await first.App.StopAsync();
+            await first.App.DisposeAsync();
+            first.Client.Dispose();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        }
+
+        // The next start has no "forge" provider; the attempt's state is still in the database.
+        await using var second = await ApexTestServer.StartAsync(dataDir: dataDir);
+        using var refused = await browser.GetAsync(Callback(second, state));
+        await RefusalAsync(refused, "provider_unknown");
+        await AssertNothingStoredAsync(second);
+    }
+
+    private static async Task DisableAsync(ApexTestServer server, string email)
+    {
+        await using var scope = server.Services.CreateAsyncScope();
+        Assert.NotNull(await scope.ServiceProvider.GetRequiredService<Users.UserAdmin>().DisableAsync(email, CancellationToken.None));
+    }
+
     private static async Task<(string State, string Nonce)> StartAsync(ApexTestServer server, HttpClient browser, string provider)
     {
         using var login = await browser.GetAsync(new Uri(server.BaseAddress, $"/auth/login?provider={provider}"));
@@ -299,15 +414,20 @@ internal sealed class ForgedProvider : IAsyncDisposable
         ["Auth:Oidc:Providers:forge:ClientSecret"] = "forge-secret",
     };
 
-    public string Mint(SecurityKey key, string audience, string issuer, string nonce, DateTime expires, string? hostedDomain = null)
+    public string Mint(SecurityKey key, string audience, string issuer, string nonce, DateTime expires, string? hostedDomain = null,
+        string? email = "victim@example.com", string subject = "forged-subject")
     {
         var claims = new Dictionary<string, object>
         {
-            ["sub"] = "forged-subject",
-            ["email"] = "victim@example.com",
+            ["sub"] = subject,
             ["email_verified"] = true,
             ["nonce"] = nonce,
         };
+        if (email is not null)
+        {
+            claims["email"] = email;
+        }
+
         if (hostedDomain is not null)
         {
             claims["hd"] = hostedDomain;
