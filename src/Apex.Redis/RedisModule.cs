@@ -56,7 +56,7 @@ public static class RedisModule
         }
 
         services.AddSingleton<RedisRunCluster>();
-        services.Replace(ServiceDescriptor.Singleton(sp => new RunRegistry { Cluster = sp.GetRequiredService<RedisRunCluster>() }));
+        services.Replace(ServiceDescriptor.Singleton<IRunCluster>(sp => sp.GetRequiredService<RedisRunCluster>()));
         services.AddHostedService(sp => sp.GetRequiredService<RedisRunCluster>());
         return builder;
     }
