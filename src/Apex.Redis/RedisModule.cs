@@ -41,7 +41,7 @@ public static class RedisModule
         services.Replace(ServiceDescriptor.Singleton<IRevocationStore>(sp => sp.GetRequiredService<RedisRevocationStore>()));
         services.AddHostedService(sp => sp.GetRequiredService<RedisRevocationStore>());
 
-        if (ApexRole(configuration) == ServerRole.Auth)
+        if (ServerRoles.Read(configuration) == ServerRole.Auth)
         {
             return builder;
         }
@@ -60,9 +60,6 @@ public static class RedisModule
         services.AddHostedService(sp => sp.GetRequiredService<RedisRunCluster>());
         return builder;
     }
-
-    private static ServerRole ApexRole(IConfiguration configuration) =>
-        configuration.GetValue<ServerRole?>($"{ApexOptions.Section}:{nameof(ApexOptions.Role)}") ?? ServerRole.All;
 }
 
 internal sealed class RedisHealthCheck(RedisEventBroker broker) : IHealthCheck
