@@ -35,9 +35,9 @@ public sealed class RunCapTests
         var (_, messages) = await alice.GetAsync($"/api/threads/{threads[2]}/messages");
         Assert.Empty(messages.GetProperty("items").EnumerateArray());
 
-        await using (var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken))
+        await using (var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken))
         {
-            await ws.SendAsync(new { type = "user_message", id = "c1", payload = new { text = "and another" } });
+            await ws.SendJsonAsync(new { type = "user_message", id = "c1", payload = new { text = "and another" } });
             var error = (await ws.ReadUntilAsync(f => f.Type() is "error" or "ack")).Last();
             Assert.Equal("error", error.Type());
             Assert.Equal("too_many_runs", error.GetProperty("payload").Str("code"));
