@@ -12,7 +12,7 @@ namespace Apex.Chat;
 
 public static class ChatModule
 {
-    /// <summary>Registers threads, messages, runs and the run executor.</summary>
+    /// <summary>Registers threads, messages, runs (starter, driver, journal) and the single-node run cluster.</summary>
     public static WebApplicationBuilder AddApexChat(this WebApplicationBuilder builder)
     {
         var services = builder.Services;

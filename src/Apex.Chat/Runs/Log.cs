@@ -37,6 +37,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 4311, Level = LogLevel.Warning, Message = "Publishing {EventType} for thread {ThreadId} failed")]
     public static partial void ThreadEventFailed(ILogger logger, Exception exception, string eventType, string threadId);
 
-    [LoggerMessage(EventId = 4312, Level = LogLevel.Error, Message = "Run {RunId}: the run executor failed")]
+    [LoggerMessage(EventId = 4312, Level = LogLevel.Error, Message = "Run {RunId}: the run driver failed")]
     public static partial void ExecutorFailed(ILogger logger, Exception exception, string runId);
 }

@@ -1,13 +1,9 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using Apex.Agents.Data;
 using Apex.Agents.Runtime;
 using Apex.Chat.Api;
 using Apex.Chat.Data;
 using Apex.Contracts;
-using Apex.Realtime.Broker;
-using Apex.Realtime.Gateway;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
