@@ -29,7 +29,7 @@ public static class AuthModule
     public static WebApplicationBuilder AddApexAuth(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        var role = builder.Configuration.GetValue<ServerRole?>($"{ApexOptions.Section}:{nameof(ApexOptions.Role)}") ?? ServerRole.All;
+        var role = ServerRoles.Read(builder.Configuration);
 
         services.AddOptions<AuthOptions>()
             .BindConfiguration(AuthOptions.Section)

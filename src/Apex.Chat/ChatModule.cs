@@ -12,7 +12,7 @@ namespace Apex.Chat;
 
 public static class ChatModule
 {
-    /// <summary>Registers threads, messages, runs and the run executor.</summary>
+    /// <summary>Registers threads, messages, runs (starter, driver, journal) and the single-node run cluster.</summary>
     public static WebApplicationBuilder AddApexChat(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -21,9 +21,14 @@ public static class ChatModule
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RunRegistry>();
         services.AddSingleton<ThreadAnnouncer>();
-        services.AddSingleton<RunFinaliser>();
-        services.AddSingleton<RunExecutor>();
-        services.AddSingleton<IRunCommandHandler>(sp => sp.GetRequiredService<RunExecutor>());
+        services.AddSingleton<RunJournal>();
+        services.AddSingleton<RunDriver>();
+        services.AddSingleton<RunStarter>();
+        services.AddSingleton<IRunCommandHandler>(sp => sp.GetRequiredService<RunStarter>());
+        // The cluster hook: one node by default; a scale-out module replaces it and reaches this
+        // node's runs through IRunNode.
+        services.TryAddSingleton<IRunCluster, SingleNodeRunCluster>();
+        services.AddSingleton<IRunNode, LocalRunNode>();
         services.AddHostedService<RunLifecycleService>();
         ChatMetrics.Initialize();
         return builder;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
 
 namespace Apex.Hosting;
 
@@ -8,6 +9,16 @@ public enum ServerRole
     All,
     Auth,
     Api,
+}
+
+/// <summary>Reads the role before the options are bound (modules choose their services by it).</summary>
+public static class ServerRoles
+{
+    public static ServerRole Read(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return configuration.GetValue<ServerRole?>($"{ApexOptions.Section}:{nameof(ApexOptions.Role)}") ?? ServerRole.All;
+    }
 }
 
 /// <summary>Process-wide settings, section <c>Apex</c>.</summary>

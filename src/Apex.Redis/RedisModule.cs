@@ -41,7 +41,7 @@ public static class RedisModule
         services.Replace(ServiceDescriptor.Singleton<IRevocationStore>(sp => sp.GetRequiredService<RedisRevocationStore>()));
         services.AddHostedService(sp => sp.GetRequiredService<RedisRevocationStore>());
 
-        if (ApexRole(configuration) == ServerRole.Auth)
+        if (ServerRoles.Read(configuration) == ServerRole.Auth)
         {
             return builder;
         }
@@ -56,13 +56,10 @@ public static class RedisModule
         }
 
         services.AddSingleton<RedisRunCluster>();
-        services.Replace(ServiceDescriptor.Singleton(sp => new RunRegistry { Cluster = sp.GetRequiredService<RedisRunCluster>() }));
+        services.Replace(ServiceDescriptor.Singleton<IRunCluster>(sp => sp.GetRequiredService<RedisRunCluster>()));
         services.AddHostedService(sp => sp.GetRequiredService<RedisRunCluster>());
         return builder;
     }
-
-    private static ServerRole ApexRole(IConfiguration configuration) =>
-        configuration.GetValue<ServerRole?>($"{ApexOptions.Section}:{nameof(ApexOptions.Role)}") ?? ServerRole.All;
 }
 
 internal sealed class RedisHealthCheck(RedisEventBroker broker) : IHealthCheck

@@ -1,11 +1,6 @@
-using System.Text.Json;
-using Apex.Agents.Runtime;
-using Apex.Chat.Data;
 using Apex.Chat.Runs;
-using Apex.Contracts;
 using Apex.Realtime.Broker;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -22,8 +17,7 @@ namespace Apex.Redis;
 /// </summary>
 internal sealed partial class RedisRunCluster(
     RedisConnection redis,
-    IServiceProvider services,
-    IServiceScopeFactory scopes,
+    IRunNode node,
     IOptions<RedisOptions> options,
     TimeProvider time,
     ILogger<RedisRunCluster> logger) : BackgroundService, IRunCluster
@@ -31,11 +25,12 @@ internal sealed partial class RedisRunCluster(
     public const string NodeLostCode = "node_lost";
     private const string CancelChannel = "runs:cancel";
     private const int ReapBatch = 100;
+    private const string OrphanMessage = "The server running this run stopped; send the message again to retry.";
 
     private readonly TimeSpan _lease = TimeSpan.FromSeconds(options.Value.RunLeaseSeconds);
     private DateTimeOffset? _leasesWrittenSince;
 
-    private RunRegistry Registry => services.GetRequiredService<RunRegistry>();
+    public bool SpansNodes => true;
 
     public async Task RequestCancelAsync(string userId, string runId, CancelReason reason, CancellationToken ct)
     {
@@ -98,16 +93,16 @@ internal sealed partial class RedisRunCluster(
         }
 
         // Find checks the owner: a message naming another user's run cancels nothing.
-        Registry.Find(userId, runId)?.Cancel((CancelReason)reason);
+        node.CancelLocal(userId, runId, (CancelReason)reason);
     }
 
     private async Task RenewLeasesAsync(CancellationToken ct)
     {
-        var runs = Registry.Snapshot();
+        var runs = node.LocalRunIds();
         if (runs.Count > 0)
         {
             var db = redis.Database;
-            var writes = runs.Select(r => db.StringSetAsync(LeaseKey(r.RunId), redis.NodeId, _lease)).ToArray();
+            var writes = runs.Select(id => db.StringSetAsync(LeaseKey(id), redis.NodeId, _lease)).ToArray();
             await Task.WhenAll(writes).WaitAsync(redis.Timeout, ct);
         }
         else
@@ -128,40 +123,21 @@ internal sealed partial class RedisRunCluster(
             return;
         }
 
-        var startedBefore = now - _lease;
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
-        var candidates = await db.Runs.AsNoTracking()
-            .Where(r => (r.Status == RunStatus.Queued || r.Status == RunStatus.Running) && r.CreatedAt < startedBefore)
-            .OrderBy(r => r.CreatedAt)
-            .Take(ReapBatch)
-            .Select(r => new { r.Id, r.UserId, r.ThreadId })
-            .ToListAsync(ct);
-        if (candidates.Count == 0)
+        var remote = await node.RemoteActiveRunsAsync(now - _lease, ReapBatch, ct);
+        if (remote.Count == 0)
         {
             return;
         }
 
-        var registry = Registry;
-        var remote = candidates.Where(c => registry.Find(c.UserId, c.Id) is null).ToList();
-        var leases = await Task.WhenAll(remote.Select(c => redis.Database.KeyExistsAsync(LeaseKey(c.Id)))).WaitAsync(redis.Timeout, ct);
+        var leases = await Task.WhenAll(remote.Select(r => redis.Database.KeyExistsAsync(LeaseKey(r.RunId)))).WaitAsync(redis.Timeout, ct);
         for (var i = 0; i < remote.Count; i++)
         {
-            if (!leases[i])
+            // The run ends through Chat's run journal like every other run: one envelope format over
+            // the socket and over REST, one conditional claim so that one node ends it.
+            if (!leases[i] && await node.FailOrphanAsync(remote[i], NodeLostCode, OrphanMessage, ct))
             {
-                await FailOrphanAsync(db, remote[i].Id, remote[i].UserId, remote[i].ThreadId, ct);
+                LogOrphanFailed(logger, remote[i].RunId);
             }
-        }
-    }
-
-    private async Task FailOrphanAsync(ChatDbContext db, string runId, string userId, string threadId, CancellationToken ct)
-    {
-        const string message = "The server running this run stopped; send the message again to retry.";
-        // The run ends through the same finaliser as every other run: one envelope format over the
-        // socket and over REST, one conditional claim so that one node ends it.
-        if (await services.GetRequiredService<RunFinaliser>().FailOrphanAsync(db, new RunRef(runId, userId, threadId), NodeLostCode, message, ct))
-        {
-            LogOrphanFailed(logger, runId);
         }
     }
 

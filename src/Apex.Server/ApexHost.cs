@@ -35,7 +35,7 @@ public static class ApexHost
         });
         AddConfigurationSources(builder.Configuration, args);
 
-        var role = GetRole(builder.Configuration);
+        var role = ServerRoles.Read(builder.Configuration);
         builder.Services.AddApexCoreOptions(builder.Configuration);
         builder.AddApexHttpDefaults();
         builder.AddApexAuth();
@@ -91,7 +91,4 @@ public static class ApexHost
         configuration.AddEnvironmentVariables(EnvironmentPrefix);
         configuration.AddCommandLine(args);
     }
-
-    public static ServerRole GetRole(IConfiguration configuration) =>
-        configuration.GetValue<ServerRole?>($"{ApexOptions.Section}:{nameof(ApexOptions.Role)}") ?? ServerRole.All;
 }

@@ -3,6 +3,7 @@ using System.Text;
 using Apex.Agents.Catalog;
 using Apex.Agents.Data;
 using Apex.Agents.Data.Import;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Apex.Agents.Tests;
 
@@ -20,7 +21,7 @@ public sealed class ImportTests
 
     private static async Task<(UsageParseResult Parsed, UsageColumns Rows)> ImportBytesAsync(byte[] bytes, IReadOnlyDictionary<string, string>? mapping = null)
     {
-        var parsed = await new UsageImporter(PriceCatalog.LoadBuiltIn(), new ImportClock()).ImportAsync(new MemoryStream(bytes), mapping, CancellationToken.None);
+        var parsed = await new UsageImporter(PriceCatalog.LoadBuiltIn(), new FakeTimeProvider(Now)).ImportAsync(new MemoryStream(bytes), mapping, CancellationToken.None);
         var rows = new UsageColumns();
         foreach (var chunk in parsed.Chunks)
         {
@@ -328,10 +329,5 @@ public sealed class ImportTests
         }
 
         throw new FileNotFoundException("Fixture not found above the test binaries.", name);
-    }
-
-    private sealed class ImportClock : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => Now;
     }
 }

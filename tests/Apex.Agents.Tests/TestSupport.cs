@@ -8,6 +8,7 @@ using Apex.Agents.Tools;
 using Apex.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Apex.Agents.Tests;
 
@@ -65,10 +66,10 @@ internal static class TestSupport
     public static readonly DateTimeOffset Now = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
 
     public static UsageParseResult ParseCsv(string csv, PriceCatalog? catalog = null) =>
-        new UsageFileParser(catalog ?? PriceCatalog.LoadBuiltIn(), new FixedTime(Now)).ParseCsv(new MemoryStream(Encoding.UTF8.GetBytes(csv)), CancellationToken.None);
+        new UsageFileParser(catalog ?? PriceCatalog.LoadBuiltIn(), new FakeTimeProvider(Now)).ParseCsv(new MemoryStream(Encoding.UTF8.GetBytes(csv)), CancellationToken.None);
 
     public static UsageParseResult ParseBytes(byte[] bytes, PriceCatalog? catalog = null) =>
-        new UsageFileParser(catalog ?? PriceCatalog.LoadBuiltIn(), new FixedTime(Now)).ParseCsv(new MemoryStream(bytes), CancellationToken.None);
+        new UsageFileParser(catalog ?? PriceCatalog.LoadBuiltIn(), new FakeTimeProvider(Now)).ParseCsv(new MemoryStream(bytes), CancellationToken.None);
 
     public static IAgentRuntime Runtime(IUsageDataSource data, PriceCatalog? catalog = null, AgentOptions? options = null) =>
         new ApexAgentRuntime(data, catalog ?? PriceCatalog.LoadBuiltIn(), Options.Create(options ?? new AgentOptions()), new ToolSet(),
@@ -143,11 +144,6 @@ internal static class TestSupport
 
         Assert.Empty(open);
         Assert.Empty(tools);
-    }
-
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
     }
 }
 

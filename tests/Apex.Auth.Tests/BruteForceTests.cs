@@ -14,12 +14,14 @@ public sealed class BruteForceTests
     [Fact(Timeout = 30_000)]
     public async Task Lockout_engages_after_repeated_failures_grows_and_releases()
     {
+        // The lock's end is read from the server's clock: the test moves it past the lock instead of waiting.
+        var clock = new ShiftableTime();
         await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?>
         {
             ["Auth:Abuse:FailuresBeforeLockout"] = "3",
             ["Auth:Abuse:LockoutSeconds"] = "1",
             ["Auth:Abuse:PerAccountPerMinute"] = "1000",
-        });
+        }, clock.Install);
         var user = await server.RegisterUserAsync();
         for (var i = 0; i < 3; i++)
         {
@@ -32,7 +34,7 @@ public sealed class BruteForceTests
         await ProblemAsync(locked, HttpStatusCode.TooManyRequests);
         Assert.Equal(TimeSpan.FromSeconds(1), locked.Headers.RetryAfter?.Delta);
 
-        await Task.Delay(1_100);
+        clock.Shift(TimeSpan.FromSeconds(1.1));
         // One more failure after the lock doubles it.
         using var wrongAgain = await LoginAsync(server, user.Email, "still wrong password");
         await ProblemAsync(wrongAgain, HttpStatusCode.Unauthorized);
@@ -40,7 +42,7 @@ public sealed class BruteForceTests
         await ProblemAsync(lockedLonger, HttpStatusCode.TooManyRequests);
         Assert.Equal(TimeSpan.FromSeconds(2), lockedLonger.Headers.RetryAfter?.Delta);
 
-        await Task.Delay(2_100);
+        clock.Shift(TimeSpan.FromSeconds(2.1));
         using var released = await LoginAsync(server, user.Email, user.Password);
         Assert.Equal(HttpStatusCode.OK, released.StatusCode);
         // Success resets the counter: a single failure does not lock again.

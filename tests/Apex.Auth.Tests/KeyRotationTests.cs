@@ -4,6 +4,7 @@ using Apex.Hosting;
 using Apex.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using static Apex.Auth.Tests.Http;
 
@@ -94,7 +95,7 @@ public sealed class KeyRotationTests
         var dataDir = Directory.CreateTempSubdirectory("apex-keys-").FullName;
         try
         {
-            var time = new ManualTime(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+            var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
             var auth = new AuthOptions { KeyActivationDelaySeconds = 60 };
             var store = new FileKeyStore(Options.Create(new ApexOptions { DataDir = dataDir }), Options.Create(auth), time, NullLogger<FileKeyStore>.Instance);
             await store.EnsureKeyAsync(CancellationToken.None);
@@ -123,14 +124,5 @@ public sealed class KeyRotationTests
         {
             Directory.Delete(dataDir, recursive: true);
         }
-    }
-
-    private sealed class ManualTime(DateTimeOffset start) : TimeProvider
-    {
-        private DateTimeOffset _now = start;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-
-        public void Advance(TimeSpan by) => _now += by;
     }
 }

@@ -147,8 +147,8 @@ public sealed class OidcRefusalTests
     public async Task An_expired_or_unknown_state_and_a_callback_from_another_browser_are_refused()
     {
         await using var forge = await ForgedProvider.StartAsync();
-        var clock = new ShiftedTime();
-        await using var server = await ApexTestServer.StartAsync(forge.Settings(), b => b.Services.AddSingleton<TimeProvider>(clock));
+        var clock = new ShiftableTime();
+        await using var server = await ApexTestServer.StartAsync(forge.Settings(), clock.Install);
         using var browser = Browser();
 
         var (state, nonce) = await StartAsync(server, browser, "forge");
@@ -178,10 +178,10 @@ public sealed class OidcRefusalTests
         }
 
         (state, nonce) = await StartAsync(server, browser, "forge");
-        clock.Offset = TimeSpan.FromMinutes(11);
+        clock.ShiftTo(TimeSpan.FromMinutes(11));
         using var late = await browser.GetAsync(Callback(server, state));
         await RefusalAsync(late, "state_expired");
-        clock.Offset = TimeSpan.Zero;
+        clock.ShiftTo(TimeSpan.Zero);
         await AssertNothingStoredAsync(server);
     }
 
@@ -342,13 +342,6 @@ public sealed class OidcRefusalTests
         Assert.Empty(db.Users.ToList());
         Assert.Empty(db.Identities.ToList());
         Assert.Empty(db.OidcHandoffs.ToList());
-    }
-
-    private sealed class ShiftedTime : TimeProvider
-    {
-        public TimeSpan Offset { get; set; }
-
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Offset;
     }
 }
 

@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Apex.Testing;
 using Microsoft.AspNetCore.Builder;
 
@@ -73,133 +71,6 @@ internal sealed class ChatUser(ApexTestServer server, TestUser user) : IDisposab
     }
 
     public void Dispose() => Http.Dispose();
-}
-
-/// <summary>A real ClientWebSocket on /ws that buffers every frame it receives.</summary>
-internal sealed class WsClient : IAsyncDisposable
-{
-    private readonly ClientWebSocket _socket = new();
-    private readonly Channel<JsonElement> _frames = Channel.CreateUnbounded<JsonElement>();
-    private readonly CancellationTokenSource _stop = new();
-    private Task _receiving = Task.CompletedTask;
-
-    /// <summary>Every frame received so far, in order.</summary>
-    public List<JsonElement> Received { get; } = [];
-
-    public static async Task<WsClient> ConnectAsync(ApexTestServer server, string accessToken)
-    {
-        var client = new WsClient();
-        client._socket.Options.SetRequestHeader("Authorization", "Bearer " + accessToken);
-        await client._socket.ConnectAsync(new Uri(server.WebSocketBase, "/ws"), CancellationToken.None);
-        client._receiving = client.ReceiveLoopAsync();
-        var established = await client.NextAsync();
-        Assert.Equal("connection_established", established.GetProperty("type").GetString());
-        return client;
-    }
-
-    public WebSocketState State => _socket.State;
-
-    public Task SendAsync(object frame) =>
-        _socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(frame), WebSocketMessageType.Text, true, CancellationToken.None);
-
-    public async Task<JsonElement> NextAsync(TimeSpan? timeout = null)
-    {
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
-        return await _frames.Reader.ReadAsync(cts.Token);
-    }
-
-    /// <summary>Reads frames until one matches; returns the frames read, the match last.</summary>
-    public async Task<List<JsonElement>> ReadUntilAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null)
-    {
-        var frames = new List<JsonElement>();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
-        while (true)
-        {
-            var frame = await _frames.Reader.ReadAsync(cts.Token);
-            frames.Add(frame);
-            if (match(frame))
-            {
-                return frames;
-            }
-        }
-    }
-
-    /// <summary>Frames that arrive within <paramref name="window"/> (to prove that nothing else comes).</summary>
-    public async Task<List<JsonElement>> DrainAsync(TimeSpan window)
-    {
-        var frames = new List<JsonElement>();
-        using var cts = new CancellationTokenSource(window);
-        try
-        {
-            while (true)
-            {
-                frames.Add(await _frames.Reader.ReadAsync(cts.Token));
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            return frames;
-        }
-    }
-
-    public async Task CloseAsync()
-    {
-        if (_socket.State == WebSocketState.Open)
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", cts.Token);
-        }
-    }
-
-    private async Task ReceiveLoopAsync()
-    {
-        var buffer = new byte[64 * 1024];
-        var message = new MemoryStream();
-        try
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                var result = await _socket.ReceiveAsync(buffer, _stop.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    break;
-                }
-
-                message.Write(buffer, 0, result.Count);
-                if (!result.EndOfMessage)
-                {
-                    continue;
-                }
-
-                using var doc = JsonDocument.Parse(message.ToArray());
-                message.SetLength(0);
-                var frame = doc.RootElement.Clone();
-                lock (Received)
-                {
-                    Received.Add(frame);
-                }
-
-                await _frames.Writer.WriteAsync(frame);
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
-        {
-            // Closed by the test or the server.
-        }
-        finally
-        {
-            _frames.Writer.TryComplete();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _socket.Abort();
-        await _receiving;
-        _socket.Dispose();
-        _stop.Dispose();
-    }
 }
 
 internal static class ChatTestKit

@@ -182,8 +182,8 @@ public sealed class ConversationTests : IAsyncLifetime
     /// <summary>Sends the message on /ws and reads the run's frames to its terminal event; the streamed answer is the stored one.</summary>
     private async Task<(string Answer, JsonElement Final)> AskOverWebSocketAsync(ChatUser user, string threadId, string text)
     {
-        await using var ws = await WsClient.ConnectAsync(_server, user.User.AccessToken);
-        await ws.SendAsync(new { type = "user_message", id = "q", payload = new { text, thread_id = threadId } });
+        await using var ws = await TestSocket.OpenAsync(_server, user.User.AccessToken);
+        await ws.SendJsonAsync(new { type = "user_message", id = "q", payload = new { text, thread_id = threadId } });
         var frames = await ws.ReadUntilAsync(f => f.IsTerminal() && f.Str("thread_id") == threadId, RunTimeout);
         var final = frames[^1];
         var runFrames = frames.Where(f => f.Str("run_id") == final.Str("run_id")).ToList();

@@ -225,7 +225,7 @@ public sealed class RunApiTests
         var runId = accepted.GetProperty("run").Str("id")!;
         await WaitForEventsAsync(alice, runId, 2);
 
-        // The agent never ends by itself: the run ending at all proves the executor stops waiting for it.
+        // The agent never ends by itself: the run ending at all proves the driver stops waiting for it.
         Assert.Equal(HttpStatusCode.Accepted, (await alice.PostAsync($"/api/runs/{runId}/cancel")).Status);
         var run = await alice.WaitForRunAsync(runId, TimeSpan.FromSeconds(15));
         Assert.Equal("cancelled", run.Str("status"));

@@ -35,9 +35,9 @@ public sealed class RunCapTests
         var (_, messages) = await alice.GetAsync($"/api/threads/{threads[2]}/messages");
         Assert.Empty(messages.GetProperty("items").EnumerateArray());
 
-        await using (var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken))
+        await using (var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken))
         {
-            await ws.SendAsync(new { type = "user_message", id = "c1", payload = new { text = "and another" } });
+            await ws.SendJsonAsync(new { type = "user_message", id = "c1", payload = new { text = "and another" } });
             var error = (await ws.ReadUntilAsync(f => f.Type() is "error" or "ack")).Last();
             Assert.Equal("error", error.Type());
             Assert.Equal("too_many_runs", error.GetProperty("payload").Str("code"));
@@ -52,5 +52,36 @@ public sealed class RunCapTests
         Assert.Equal(HttpStatusCode.Accepted, (await alice.PostAsync($"/api/runs/{runs[0]}/cancel")).Status);
         await alice.WaitForRunAsync(runs[0]);
         Assert.Equal(HttpStatusCode.Accepted, (await alice.PostAsync($"/api/threads/{threads[2]}/messages", new { content = "now" })).Status);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Concurrent_starts_of_one_user_never_exceed_the_cap()
+    {
+        const int cap = 3;
+        const int attempts = 12;
+        await using var server = await ChatTestKit.StartAsync(
+            new ScriptedAgent { Mode = ScriptMode.NeverTerminates },
+            new Dictionary<string, string?> { ["Chat:MaxConcurrentRunsPerUser"] = cap.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        using var alice = await ChatUser.CreateAsync(server);
+        var threads = new List<string>();
+        for (var i = 0; i < attempts; i++)
+        {
+            threads.Add(await alice.CreateThreadAsync());
+        }
+
+        // All at once, each on its own thread: only the per-user cap can refuse them.
+        using var gate = new SemaphoreSlim(0);
+        var starts = threads.Select(async thread =>
+        {
+            await gate.WaitAsync();
+            return await alice.PostAsync($"/api/threads/{thread}/messages", new { content = "go" });
+        }).ToList();
+        gate.Release(attempts);
+        var results = await Task.WhenAll(starts);
+
+        Assert.All(results, r => Assert.True(r.Status is HttpStatusCode.Accepted or HttpStatusCode.TooManyRequests, $"unexpected {r.Status}"));
+        Assert.Equal(cap, results.Count(r => r.Status == HttpStatusCode.Accepted));
+        var (_, list) = await alice.GetAsync("/api/threads?limit=100");
+        Assert.Equal(cap, list.GetProperty("items").EnumerateArray().Count(t => t.Str("last_run_status") is "queued" or "running"));
     }
 }

@@ -186,18 +186,18 @@ public sealed class ThreadApiTests
         await using var server = await ChatTestKit.StartAsync();
         using var alice = await ChatUser.CreateAsync(server);
         using var bob = await ChatUser.CreateAsync(server);
-        await using var aliceWs = await WsClient.ConnectAsync(server, alice.User.AccessToken);
-        await using var bobWs = await WsClient.ConnectAsync(server, bob.User.AccessToken);
+        await using var aliceWs = await TestSocket.OpenAsync(server, alice.User.AccessToken);
+        await using var bobWs = await TestSocket.OpenAsync(server, bob.User.AccessToken);
 
         var id = await alice.CreateThreadAsync("announced");
-        var created = await aliceWs.NextAsync();
+        var created = await aliceWs.ReceiveAsync();
         Assert.Equal("thread_created", created.Type());
         Assert.Equal(id, created.Str("thread_id"));
         Assert.Equal("announced", created.GetProperty("payload").GetProperty("thread").Str("title"));
         Assert.True(created.GetProperty("seq").GetInt64() > 0);
 
         await alice.SendAsync(HttpMethod.Patch, $"/api/threads/{id}", new { title = "renamed" });
-        var updated = await aliceWs.NextAsync();
+        var updated = await aliceWs.ReceiveAsync();
         Assert.Equal("thread_updated", updated.Type());
         Assert.Equal("renamed", updated.GetProperty("payload").GetProperty("thread").Str("title"));
         Assert.Equal(created.GetProperty("seq").GetInt64() + 1, updated.GetProperty("seq").GetInt64());

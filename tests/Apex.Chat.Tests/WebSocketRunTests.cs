@@ -11,9 +11,9 @@ public sealed class WebSocketRunTests
     {
         await using var server = await ChatTestKit.StartAsync();
         using var alice = await ChatUser.CreateAsync(server);
-        await using var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken);
+        await using var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken);
 
-        await ws.SendAsync(new { type = "user_message", id = "c1", payload = new { text = "Cut our GPT-4 bill" } });
+        await ws.SendJsonAsync(new { type = "user_message", id = "c1", payload = new { text = "Cut our GPT-4 bill" } });
         var frames = await ws.ReadUntilAsync(f => f.IsTerminal());
 
         var ack = Assert.Single(frames, f => f.Type() == "ack");
@@ -54,9 +54,9 @@ public sealed class WebSocketRunTests
     {
         await using var server = await ChatTestKit.StartAsync();
         using var alice = await ChatUser.CreateAsync(server);
-        await using var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken);
+        await using var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken);
         var threadId = await alice.CreateThreadAsync();
-        Assert.Equal("thread_created", (await ws.NextAsync()).Type());
+        Assert.Equal("thread_created", (await ws.ReceiveAsync()).Type());
 
         var (status, accepted) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "over rest" });
         Assert.Equal(HttpStatusCode.Accepted, status);
@@ -72,16 +72,16 @@ public sealed class WebSocketRunTests
         var agent = new ScriptedAgent();
         await using var server = await ChatTestKit.StartAsync(agent);
         using var alice = await ChatUser.CreateAsync(server);
-        await using var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken);
+        await using var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken);
         var threadId = await alice.CreateThreadAsync();
-        await ws.NextAsync();
+        await ws.ReceiveAsync();
 
-        await ws.SendAsync(new { type = "chat_message", content = "top-level alias", thread_id = threadId });
+        await ws.SendJsonAsync(new { type = "chat_message", content = "top-level alias", thread_id = threadId });
         var first = await ws.ReadUntilAsync(f => f.IsTerminal());
         Assert.DoesNotContain(first, f => f.Type() == "thread_created");
         Assert.All(first.Where(f => f.Str("run_id") is not null), f => Assert.Equal(threadId, f.Str("thread_id")));
 
-        await ws.SendAsync(new { type = "start_agent", payload = new { user_request = "via start_agent", thread_id = threadId, context = new { source = "test" } } });
+        await ws.SendJsonAsync(new { type = "start_agent", payload = new { user_request = "via start_agent", thread_id = threadId, context = new { source = "test" } } });
         var second = await ws.ReadUntilAsync(f => f.IsTerminal());
         Assert.Equal("completed", second[^1].GetProperty("payload").Str("status"));
         Assert.Equal(["top-level alias", "via start_agent"], agent.Requests.Select(r => r.UserText).ToArray());
@@ -97,30 +97,30 @@ public sealed class WebSocketRunTests
         await using var server = await ChatTestKit.StartAsync(new ScriptedAgent { Gate = gate.Task });
         using var alice = await ChatUser.CreateAsync(server);
         using var mallory = await ChatUser.CreateAsync(server);
-        await using var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken);
-        await using var malloryWs = await WsClient.ConnectAsync(server, mallory.User.AccessToken);
+        await using var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken);
+        await using var malloryWs = await TestSocket.OpenAsync(server, mallory.User.AccessToken);
 
-        await ws.SendAsync(new { type = "user_message", payload = new { text = "hold" } });
+        await ws.SendJsonAsync(new { type = "user_message", payload = new { text = "hold" } });
         var ack = (await ws.ReadUntilAsync(f => f.Type() == "ack"))[^1];
         var threadId = ack.GetProperty("payload").Str("thread_id")!;
         var runId = ack.GetProperty("payload").Str("run_id")!;
 
-        await ws.SendAsync(new { type = "user_message", id = "dup", payload = new { text = "again", thread_id = threadId } });
+        await ws.SendJsonAsync(new { type = "user_message", id = "dup", payload = new { text = "again", thread_id = threadId } });
         var busy = (await ws.ReadUntilAsync(f => f.Type() == "error"))[^1];
         Assert.Equal("run_active", busy.GetProperty("payload").Str("code"));
         Assert.Equal("dup", busy.GetProperty("payload").Str("client_id"));
 
         // Mallory can neither post into alice's thread nor stop alice's run, and learns nothing.
-        await malloryWs.SendAsync(new { type = "user_message", payload = new { text = "intrude", thread_id = threadId } });
+        await malloryWs.SendJsonAsync(new { type = "user_message", payload = new { text = "intrude", thread_id = threadId } });
         var intrude = (await malloryWs.ReadUntilAsync(f => f.Type() == "error"))[^1];
         Assert.Equal("not_found", intrude.GetProperty("payload").Str("code"));
-        await malloryWs.SendAsync(new { type = "stop_agent", payload = new { run_id = runId } });
+        await malloryWs.SendJsonAsync(new { type = "stop_agent", payload = new { run_id = runId } });
         var stop = (await malloryWs.ReadUntilAsync(f => f.Type() == "error"))[^1];
         Assert.Equal("not_found", stop.GetProperty("payload").Str("code"));
-        await malloryWs.SendAsync(new { type = "stop_agent", payload = new { run_id = "run_01JXXXXXXXXXXXXXXXXXXXXXXX" } });
+        await malloryWs.SendJsonAsync(new { type = "stop_agent", payload = new { run_id = "run_01JXXXXXXXXXXXXXXXXXXXXXXX" } });
         var unknown = (await malloryWs.ReadUntilAsync(f => f.Type() == "error"))[^1];
         Assert.Equal(stop.GetProperty("payload").Str("message"), unknown.GetProperty("payload").Str("message"));
-        await malloryWs.SendAsync(new { type = "user_message", payload = new { text = "x", dataset_id = "ds_01JXXXXXXXXXXXXXXXXXXXXXXX" } });
+        await malloryWs.SendJsonAsync(new { type = "user_message", payload = new { text = "x", dataset_id = "ds_01JXXXXXXXXXXXXXXXXXXXXXXX" } });
         Assert.Equal("not_found", (await malloryWs.ReadUntilAsync(f => f.Type() == "error"))[^1].GetProperty("payload").Str("code"));
 
         gate.SetResult();
@@ -128,6 +128,8 @@ public sealed class WebSocketRunTests
         Assert.Equal("completed", rest[^1].GetProperty("payload").Str("status"));
         var (_, messages) = await alice.GetAsync($"/api/threads/{threadId}/messages");
         Assert.Equal(["hold", ScriptedAgent.AnswerFor("hold")], messages.GetProperty("items").EnumerateArray().Select(m => m.Str("content")!).ToArray());
+        // Whatever reaches mallory's socket meanwhile: nothing of alice's.
+        await malloryWs.DrainAsync(TimeSpan.FromMilliseconds(300));
         Assert.DoesNotContain(malloryWs.Received, f => f.Str("run_id") == runId || f.Str("thread_id") == threadId);
     }
 
@@ -136,12 +138,12 @@ public sealed class WebSocketRunTests
     {
         await using var server = await ChatTestKit.StartAsync(new ScriptedAgent { Mode = ScriptMode.NeverTerminates });
         using var alice = await ChatUser.CreateAsync(server);
-        await using var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken);
-        await ws.SendAsync(new { type = "user_message", payload = new { text = "forever" } });
+        await using var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken);
+        await ws.SendJsonAsync(new { type = "user_message", payload = new { text = "forever" } });
         var opening = await ws.ReadUntilAsync(f => f.Type() == "agent_thinking");
         var runId = opening[^1].Str("run_id")!;
 
-        await ws.SendAsync(new { type = "stop_agent", id = "s1", payload = new { run_id = runId } });
+        await ws.SendJsonAsync(new { type = "stop_agent", id = "s1", payload = new { run_id = runId } });
         var closing = await ws.ReadUntilAsync(f => f.IsTerminal(), TimeSpan.FromSeconds(15));
         var terminal = closing[^1];
         // The ack normally comes first (the cancellation starts after the reply); on a starved machine
@@ -157,7 +159,7 @@ public sealed class WebSocketRunTests
         Assert.Equal("cancelled", terminal.GetProperty("payload").Str("status"));
         ChatTestKit.AssertWellFormedRun([.. opening.Where(f => f.Str("run_id") is not null), .. closing.Where(f => f.Str("run_id") is not null)]);
 
-        await ws.SendAsync(new { type = "stop_agent", payload = new { run_id = runId } });
+        await ws.SendJsonAsync(new { type = "stop_agent", payload = new { run_id = runId } });
         Assert.Equal("run_not_active", (await ws.ReadUntilAsync(f => f.Type() == "error"))[^1].GetProperty("payload").Str("code"));
     }
 
@@ -166,8 +168,8 @@ public sealed class WebSocketRunTests
     {
         await using var server = await ChatTestKit.StartAsync(new ScriptedAgent { Mode = ScriptMode.Throws });
         using var alice = await ChatUser.CreateAsync(server);
-        await using var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken);
-        await ws.SendAsync(new { type = "user_message", payload = new { text = "explode" } });
+        await using var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken);
+        await ws.SendJsonAsync(new { type = "user_message", payload = new { text = "explode" } });
         var frames = await ws.ReadUntilAsync(f => f.IsTerminal());
         var events = frames.Where(f => f.Str("run_id") is not null).ToList();
         ChatTestKit.AssertWellFormedRun(events);
@@ -183,9 +185,9 @@ public sealed class WebSocketRunTests
         using var alice = await ChatUser.CreateAsync(server);
         string runId;
         string threadId;
-        await using (var ws = await WsClient.ConnectAsync(server, alice.User.AccessToken))
+        await using (var ws = await TestSocket.OpenAsync(server, alice.User.AccessToken))
         {
-            await ws.SendAsync(new { type = "user_message", payload = new { text = "keep going" } });
+            await ws.SendJsonAsync(new { type = "user_message", payload = new { text = "keep going" } });
             var ack = (await ws.ReadUntilAsync(f => f.Type() == "ack"))[^1];
             runId = ack.GetProperty("payload").Str("run_id")!;
             threadId = ack.GetProperty("payload").Str("thread_id")!;
@@ -204,16 +206,16 @@ public sealed class WebSocketRunTests
         const int users = 20;
         await using var server = await ChatTestKit.StartAsync(new ScriptedAgent { Delay = TimeSpan.FromMilliseconds(5) });
         var people = await Task.WhenAll(Enumerable.Range(0, users).Select(_ => ChatUser.CreateAsync(server)));
-        var sockets = new List<(ChatUser User, WsClient A, WsClient B)>();
+        var sockets = new List<(ChatUser User, TestSocket A, TestSocket B)>();
         foreach (var person in people)
         {
-            sockets.Add((person, await WsClient.ConnectAsync(server, person.User.AccessToken), await WsClient.ConnectAsync(server, person.User.AccessToken)));
+            sockets.Add((person, await TestSocket.OpenAsync(server, person.User.AccessToken), await TestSocket.OpenAsync(server, person.User.AccessToken)));
         }
 
         try
         {
             var texts = people.Select((p, i) => $"user {i} asks about {p.Id}").ToArray();
-            await Task.WhenAll(sockets.Select((s, i) => s.A.SendAsync(new { type = "user_message", payload = new { text = texts[i] } })));
+            await Task.WhenAll(sockets.Select((s, i) => s.A.SendJsonAsync(new { type = "user_message", payload = new { text = texts[i] } })));
 
             var results = await Task.WhenAll(sockets.SelectMany((s, i) => new[] { (s.A, i), (s.B, i) })
                 .Select(async x => (x.i, Frames: await x.Item1.ReadUntilAsync(f => f.IsTerminal(), TimeSpan.FromSeconds(30)))));

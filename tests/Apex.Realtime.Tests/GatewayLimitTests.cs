@@ -117,8 +117,9 @@ public sealed class GatewayLimitTests
     public async Task Auth_renewal_moves_the_expiry()
     {
         var clock = new ShiftableTime();
+        // A heartbeat every second: each one comes from a housekeeping tick, which checks the expiry first.
         await using var server = await ApexTestServer.StartAsync(
-            settings: new Dictionary<string, string?> { ["Auth:AccessTokenMinutes"] = "1" },
+            settings: new Dictionary<string, string?> { ["Auth:AccessTokenMinutes"] = "1", ["Realtime:HeartbeatIntervalSeconds"] = "1" },
             configure: clock.Install);
         var user = await server.RegisterUserAsync();
         await using var socket = await TestSocket.ConnectAsync(server, user.AccessToken);
@@ -134,7 +135,10 @@ public sealed class GatewayLimitTests
 
         // Past the first token's expiry the connection lives on.
         clock.Shift(TimeSpan.FromSeconds(40));
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        // Two heartbeats after the shift: the tick that sent the second ran after the shift, found the
+        // renewed expiry ahead and left the connection open (the old one would have closed it with 4401).
+        await socket.ExpectAsync("heartbeat");
+        await socket.ExpectAsync("heartbeat");
         await socket.SendJsonAsync(new { type = "ping", payload = new { timestamp = 1 } });
         await socket.ExpectAsync("pong");
 

@@ -41,20 +41,26 @@ public sealed class GatewayResumeTests
             second.Socket.Abort();
         }
 
-        // Events keep coming while the client is away and while it reconnects.
+        // Events keep coming while the client is away and while it reconnects: the first third is
+        // published before the reconnect starts, the rest while it is under way.
         const int total = 300;
+        var reconnecting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var awayPublished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var publisher = Task.Run(async () =>
         {
             for (var i = 0; i < total; i++)
             {
-                await server.PublishAsync(user.Id);
-                if (i % 20 == 0)
+                if (i == total / 3)
                 {
-                    await Task.Delay(5);
+                    awayPublished.SetResult();
+                    await reconnecting.Task;
                 }
+
+                await server.PublishAsync(user.Id);
             }
         });
-        await Task.Delay(20);
+        await awayPublished.Task;
+        reconnecting.SetResult();
 
         await using var resumed = await TestSocket.ConnectAsync(server, user.AccessToken, query: $"epoch={Uri.EscapeDataString(epoch)}&last_seq={lastSeq}");
         var again = (await resumed.ExpectAsync("connection_established")).GetProperty("payload");

@@ -24,19 +24,22 @@ public sealed class FaultTests
         var agent = new ScriptedAgent { Gate = gate.Task };
         await using var cluster = await TestCluster.StartAsync(2, b => ScriptedAgent.Register(b, agent));
         var user = await cluster[1].RegisterUserAsync();
-        var (socket, _) = await NodeSocket.ConnectAsync(cluster[0], user.AccessToken);
+        var socket = await TestSocket.OpenAsync(cluster[0], user.AccessToken);
         await using var _s = socket;
         var (_, runId) = await Rest.StartRunAsync(cluster[1], user);
-        await socket.ExpectAsyncSkipping("agent_thinking");
+        await socket.ExpectSkippingAsync("agent_thinking");
 
         await cluster[0].App.StopAsync();
         var (_, close) = await socket.ReadUntilCloseAsync();
         Assert.Equal(1001, close);
 
-        // The run goes on, on the other node, while the client is away.
+        // The run goes on, on the other node, while the client is away: another connection of the
+        // user's sees it end before the client comes back.
+        var observer = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
+        await using var _o = observer;
         gate.SetResult();
-        await Task.Delay(300);
-        var (resumed, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken, socket.Epoch, socket.LastSeq);
+        await observer.ReadRunAsync(runId);
+        var resumed = await TestSocket.OpenAsync(cluster[1], user.AccessToken, socket.Epoch, socket.LastSeq);
         await using var _r = resumed;
         var outcome = await resumed.ExpectAsync("resumed");
         Assert.True(outcome.GetProperty("payload").GetProperty("recovered").GetBoolean(), outcome.GetRawText());
@@ -54,7 +57,7 @@ public sealed class FaultTests
         using var created = await client.PostAsJsonAsync("/api/threads", new { title = "orphan" });
         var threadId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
 
-        var (socket, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
+        var socket = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
         await using var _s = socket;
 
         // What a node that died mid-run leaves behind: a running run, a claimed thread, no lease.
@@ -79,7 +82,7 @@ public sealed class FaultTests
         var terminal = events[^1];
         Assert.Equal("agent_error", terminal.GetProperty("type").GetString());
         Assert.Equal("node_lost", terminal.GetProperty("payload").GetProperty("code").GetString());
-        Assert.Single(events, e => NodeSocket.IsTerminal(e));
+        Assert.Single(events, e => TestSocket.IsTerminal(e));
 
         var run = await Rest.GetRunAsync(cluster[1], user, runId);
         Assert.Equal("failed", run.GetProperty("status").GetString());
@@ -104,10 +107,10 @@ public sealed class FaultTests
         var agent = new ScriptedAgent { Delay = TimeSpan.FromMilliseconds(400) };
         await using var cluster = await TestCluster.StartAsync(2, b => ScriptedAgent.Register(b, agent), redis: redis.Configuration);
         var user = await cluster[0].RegisterUserAsync();
-        var (socket, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
+        var socket = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
         await using var _s = socket;
         var (_, runId) = await Rest.StartRunAsync(cluster[0], user);
-        await socket.ExpectAsyncSkipping("agent_started");
+        await socket.ExpectSkippingAsync("agent_started");
         var (epoch, lastSeq) = (socket.Epoch, socket.LastSeq);
 
         await redis.KillAsync();
@@ -142,7 +145,7 @@ public sealed class FaultTests
         }
 
         // Redis came back empty: the stream's history is gone, and the resume says so.
-        var (back, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken, epoch, lastSeq);
+        var back = await TestSocket.OpenAsync(cluster[1], user.AccessToken, epoch, lastSeq);
         await using var _b = back;
         var outcome = await back.ExpectAsync("resumed");
         Assert.False(outcome.GetProperty("payload").GetProperty("recovered").GetBoolean());
@@ -166,16 +169,16 @@ public sealed class FaultTests
         var agent = new ScriptedAgent { Delay = TimeSpan.FromMilliseconds(300) };
         await using var cluster = await TestCluster.StartAsync(2, b => ScriptedAgent.Register(b, agent), postgresServer: pg.ConnectionString);
         var user = await cluster[0].RegisterUserAsync();
-        var (socket, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
+        var socket = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
         await using var _s = socket;
         var (_, runId) = await Rest.StartRunAsync(cluster[0], user);
-        await socket.ExpectAsyncSkipping("agent_started");
+        await socket.ExpectSkippingAsync("agent_started");
 
         await pg.StopServerAsync();
 
         // The run still ends with exactly one terminal event on the socket (it could not store it).
         var events = await socket.ReadRunAsync(runId, TimeSpan.FromSeconds(20));
-        Assert.Single(events, e => NodeSocket.IsTerminal(e));
+        Assert.Single(events, e => TestSocket.IsTerminal(e));
 
         using var client = cluster[1].CreateClient(user);
         var clock = System.Diagnostics.Stopwatch.StartNew();

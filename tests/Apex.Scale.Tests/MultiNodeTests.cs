@@ -14,8 +14,8 @@ public sealed class MultiNodeTests
         var agent = new ScriptedAgent { Delay = TimeSpan.FromMilliseconds(20) };
         await using var cluster = await TestCluster.StartAsync(3, b => ScriptedAgent.Register(b, agent));
         var user = await cluster[0].RegisterUserAsync();
-        var (onB, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
-        var (onC, _) = await NodeSocket.ConnectAsync(cluster[2], user.AccessToken);
+        var onB = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
+        var onC = await TestSocket.OpenAsync(cluster[2], user.AccessToken);
         await using var b = onB;
         await using var c = onC;
         Assert.Equal(b.Epoch, c.Epoch);
@@ -31,7 +31,9 @@ public sealed class MultiNodeTests
         var runEvents = seenB.Where(f => f.TryGetProperty("run_id", out var r) && r.GetString() == runId).ToList();
         Assert.Equal(ScriptedAgent.CompleteSequence, runEvents.Select(f => f.GetProperty("type").GetString()));
         Assert.All(runEvents, f => Assert.Equal(threadId, f.GetProperty("thread_id").GetString()));
-        Assert.Equal("completed", (await Rest.GetRunAsync(cluster[2], user, runId)).GetProperty("status").GetString());
+        // The run record turns final together with the terminal event's row, stored right after the event is published.
+        Assert.True(await Rest.EventuallyAsync(async () =>
+            (await Rest.GetRunAsync(cluster[2], user, runId)).GetProperty("status").GetString() == "completed", TimeSpan.FromSeconds(10)));
     }
 
     [ClusterFact]
@@ -41,27 +43,27 @@ public sealed class MultiNodeTests
         var agent = new ScriptedAgent { Gate = gate.Task };
         await using var cluster = await TestCluster.StartAsync(3, b => ScriptedAgent.Register(b, agent));
         var user = await cluster[0].RegisterUserAsync();
-        var (first, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
+        var first = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
         var (_, runId) = await Rest.StartRunAsync(cluster[0], user);
 
         // Read up to the agent's pause (agent_thinking), then drop the connection.
         JsonElement frame;
         do
         {
-            frame = (await first.ReceiveAsync())!.Value;
+            frame = await first.NextEventAsync();
         }
         while (frame.GetProperty("type").GetString() != "agent_thinking");
 
         var (epoch, lastSeq) = (first.Epoch, first.LastSeq);
         await first.DisposeAsync();
         gate.SetResult();
-        var (watcher, _) = await NodeSocket.ConnectAsync(cluster[0], user.AccessToken);
+        var watcher = await TestSocket.OpenAsync(cluster[0], user.AccessToken);
         await using (watcher)
         {
             await watcher.ReadRunAsync(runId);
         }
 
-        var (resumed, established) = await NodeSocket.ConnectAsync(cluster[2], user.AccessToken, epoch, lastSeq);
+        var resumed = await TestSocket.OpenAsync(cluster[2], user.AccessToken, epoch, lastSeq);
         await using var _r = resumed;
         var outcome = await resumed.ExpectAsync("resumed");
         Assert.True(outcome.GetProperty("payload").GetProperty("recovered").GetBoolean(), outcome.GetRawText());
@@ -70,12 +72,12 @@ public sealed class MultiNodeTests
         var events = new List<JsonElement>();
         for (var i = 0; i < replayed; i++)
         {
-            events.Add((await resumed.ReceiveAsync())!.Value);
+            events.Add(await resumed.NextEventAsync());
         }
 
         Assert.Equal(Enumerable.Range(1, replayed).Select(i => lastSeq + i), events.Select(e => e.GetProperty("seq").GetInt64()));
-        Assert.True(NodeSocket.IsTerminal(events[^1]), Rest.Types(events));
-        Assert.Equal(established.GetProperty("payload").GetProperty("last_seq").GetInt64(), events[^1].GetProperty("seq").GetInt64());
+        Assert.True(TestSocket.IsTerminal(events[^1]), Rest.Types(events));
+        Assert.Equal(resumed.Established.GetProperty("payload").GetProperty("last_seq").GetInt64(), events[^1].GetProperty("seq").GetInt64());
     }
 
     [ClusterFact]
@@ -84,10 +86,10 @@ public sealed class MultiNodeTests
         var agent = new ScriptedAgent { Mode = ScriptMode.NeverTerminates };
         await using var cluster = await TestCluster.StartAsync(2, b => ScriptedAgent.Register(b, agent));
         var user = await cluster[0].RegisterUserAsync();
-        var (socket, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
+        var socket = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
         await using var _s = socket;
         var (_, runId) = await Rest.StartRunAsync(cluster[0], user);
-        await socket.ExpectAsyncSkipping("agent_thinking");
+        await socket.ExpectSkippingAsync("agent_thinking");
 
         await socket.SendJsonAsync(new { type = "stop_agent", id = "stop-1", payload = new { run_id = runId } });
         var events = await socket.ReadRunAsync(runId);
@@ -95,7 +97,9 @@ public sealed class MultiNodeTests
         Assert.Equal("agent_completed", terminal.GetProperty("type").GetString());
         Assert.Equal("cancelled", terminal.GetProperty("payload").GetProperty("status").GetString());
         Assert.Equal(1, agent.CancellationsObserved);
-        Assert.Equal("cancelled", (await Rest.GetRunAsync(cluster[1], user, runId)).GetProperty("status").GetString());
+        // The run record turns final together with the terminal event's row, stored right after the event is published.
+        Assert.True(await Rest.EventuallyAsync(async () =>
+            (await Rest.GetRunAsync(cluster[1], user, runId)).GetProperty("status").GetString() == "cancelled", TimeSpan.FromSeconds(10)));
     }
 
     [ClusterFact]
@@ -104,10 +108,10 @@ public sealed class MultiNodeTests
         var agent = new ScriptedAgent { Mode = ScriptMode.NeverTerminates };
         await using var cluster = await TestCluster.StartAsync(2, b => ScriptedAgent.Register(b, agent));
         var user = await cluster[0].RegisterUserAsync();
-        var (socket, _) = await NodeSocket.ConnectAsync(cluster[0], user.AccessToken);
+        var socket = await TestSocket.OpenAsync(cluster[0], user.AccessToken);
         await using var _s = socket;
         var (_, runId) = await Rest.StartRunAsync(cluster[0], user);
-        await socket.ExpectAsyncSkipping("agent_thinking");
+        await socket.ExpectSkippingAsync("agent_thinking");
 
         using var client = cluster[1].CreateClient(user);
         using var cancel = await client.PostAsync($"/api/runs/{runId}/cancel", null);
@@ -129,11 +133,11 @@ public sealed class MultiNodeTests
         await using var cluster = await TestCluster.StartAsync(3, b => ScriptedAgent.Register(b, agent));
         const int users = 12;
         var registered = await Task.WhenAll(Enumerable.Range(0, users).Select(i => cluster[i % 3].RegisterUserAsync()));
-        var sockets = new List<(TestUser User, NodeSocket Socket)>();
+        var sockets = new List<(TestUser User, TestSocket Socket)>();
         for (var i = 0; i < users; i++)
         {
             // Each user watches from a node other than the one its runs start on.
-            sockets.Add((registered[i], (await NodeSocket.ConnectAsync(cluster[(i + 1) % 3], registered[i].AccessToken)).Socket));
+            sockets.Add((registered[i], await TestSocket.OpenAsync(cluster[(i + 1) % 3], registered[i].AccessToken)));
         }
 
         try
@@ -157,14 +161,14 @@ public sealed class MultiNodeTests
                 long? previous = null;
                 while (finished.Count < own.Count)
                 {
-                    var frame = (await s.Socket.ReceiveAsync(TimeSpan.FromSeconds(30)))!.Value;
+                    var frame = await s.Socket.NextEventAsync(TimeSpan.FromSeconds(30));
                     var seq = frame.GetProperty("seq").GetInt64();
                     Assert.True(previous is null || seq == previous + 1, $"gap or duplicate: {previous} then {seq}");
                     previous = seq;
                     if (frame.TryGetProperty("run_id", out var runId))
                     {
                         Assert.Contains(runId.GetString()!, own);
-                        if (NodeSocket.IsTerminal(frame))
+                        if (TestSocket.IsTerminal(frame))
                         {
                             finished.Add(runId.GetString()!);
                         }

@@ -15,7 +15,7 @@ public sealed class SecurityStateTests
         // Nodes poll the revocation table only every 30 s here: the close must come from the broadcast.
         await using var cluster = await TestCluster.StartAsync(2);
         var user = await cluster[0].RegisterUserAsync();
-        var (socket, _) = await NodeSocket.ConnectAsync(cluster[1], user.AccessToken);
+        var socket = await TestSocket.OpenAsync(cluster[1], user.AccessToken);
         await using var _s = socket;
 
         using var onA = cluster[0].CreateClient(user);

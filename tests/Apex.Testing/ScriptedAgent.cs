@@ -28,7 +28,7 @@ public enum ScriptMode
 
 /// <summary>
 /// An <see cref="IAgentRuntime"/> for tests that emits exact, known sequences, so tests can assert
-/// the run executor's and the gateway's behaviour event by event. Register it with
+/// the run driver's and the gateway's behaviour event by event. Register it with
 /// <c>configure: b => ScriptedAgent.Register(b, agent)</c>; it replaces the real agent.
 /// </summary>
 public sealed class ScriptedAgent : IAgentRuntime

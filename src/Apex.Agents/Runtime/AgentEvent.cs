@@ -6,7 +6,7 @@ namespace Apex.Agents.Runtime;
 /// <summary>
 /// One event of a run as produced by an agent: the protocol <see cref="Type"/> (see
 /// <see cref="EventTypes"/>), the agent that emitted it and its payload, exactly as
-/// docs/spec/realtime-protocol.md section 3 defines it. The run executor adds <c>seq</c>, ids and timestamp.
+/// docs/spec/realtime-protocol.md section 3 defines it. The run driver adds <c>seq</c>, ids and timestamp (through the run journal).
 /// </summary>
 public sealed record AgentEvent(string Type, string AgentName, JsonElement Payload)
 {

@@ -305,6 +305,7 @@ internal static partial class AuthEndpoints
         DevLoginRequest? body,
         IHostEnvironment environment,
         AuthDbContext db,
+        UserAdmin accounts,
         SessionService sessions,
         TimeProvider time,
         CancellationToken ct)
@@ -320,21 +321,11 @@ internal static partial class AuthEndpoints
             return Problems.Validation(new Dictionary<string, string[]> { ["email"] = [problem] });
         }
 
-        var user = await db.Users.AsNoTracking().Where(u => u.Email == email).FirstOrDefaultAsync(ct);
-        if (user is null)
-        {
-            user = new UserRecord { Id = Apex.Contracts.ApexIds.New(Apex.Contracts.ApexIds.User), Email = email, CreatedAt = time.GetUtcNow() };
-            db.Users.Add(user);
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException)
-            {
-                db.ChangeTracker.Clear();
-                user = await db.Users.AsNoTracking().Where(u => u.Email == email).FirstAsync(ct);
-            }
-        }
+        // A password-less account, created through the same path as every other account; a concurrent
+        // dev login that created it first is simply found.
+        var user = await db.Users.AsNoTracking().Where(u => u.Email == email).FirstOrDefaultAsync(ct)
+            ?? await accounts.CreateAsync(email, password: null, name: null, ct)
+            ?? await db.Users.AsNoTracking().Where(u => u.Email == email).FirstAsync(ct);
 
         if (user.DisabledAt is not null)
         {

@@ -156,12 +156,12 @@ internal static class ChatEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteThread(
-        ClaimsPrincipal principal, ChatDbContext db, RunExecutor executor, string id, CancellationToken ct)
+        ClaimsPrincipal principal, ChatDbContext db, RunDriver driver, string id, CancellationToken ct)
     {
         var userId = principal.GetUserId();
         // A run still writing into the thread is stopped first; the database cascade removes the
         // messages, runs and run events.
-        await executor.CancelThreadRunsAsync(userId, id);
+        await driver.CancelThreadRunsAsync(userId, id);
         var deleted = await db.Threads.Where(t => t.Id == id && t.UserId == userId).ExecuteDeleteAsync(ct);
         return deleted == 0 ? ChatProblems.NotFound("Thread") : TypedResults.NoContent();
     }
@@ -195,7 +195,7 @@ internal static class ChatEndpoints
     }
 
     private static async Task<Results<Accepted<PostMessageResponse>, ProblemHttpResult>> PostMessage(
-        ClaimsPrincipal principal, RunExecutor executor, string id, PostMessageRequest body, CancellationToken ct)
+        ClaimsPrincipal principal, RunStarter starter, string id, PostMessageRequest body, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(body.Content))
@@ -222,7 +222,7 @@ internal static class ChatEndpoints
             return ChatProblems.NotFound("Thread");
         }
 
-        var result = await executor.StartAsync(new StartRunCommand(principal.GetUserId(), body.Content!, id, body.DatasetId), ct);
+        var result = await starter.StartAsync(new StartRunCommand(principal.GetUserId(), body.Content!, id, body.DatasetId), ct);
         if (result.Error is { } error)
         {
             return error switch
@@ -288,9 +288,9 @@ internal static class ChatEndpoints
     }
 
     private static async Task<Results<Accepted<RunResponse>, ProblemHttpResult>> CancelRun(
-        ClaimsPrincipal principal, RunExecutor executor, string id, CancellationToken ct)
+        ClaimsPrincipal principal, RunDriver driver, string id, CancellationToken ct)
     {
-        var (error, run) = await executor.StopAsync(principal.GetUserId(), id, TimeSpan.Zero, ct);
+        var (error, run) = await driver.StopAsync(principal.GetUserId(), id, TimeSpan.Zero, ct);
         return error switch
         {
             null => TypedResults.Accepted($"/api/runs/{id}", run!.ToResponse()),

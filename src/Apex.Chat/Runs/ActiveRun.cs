@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace Apex.Chat.Runs;
 
 /// <summary>Why a run's token was cancelled; decides its terminal event.</summary>
-internal enum CancelReason
+public enum CancelReason
 {
     None,
     UserStop,
@@ -62,23 +62,10 @@ internal sealed class ActiveRun
     }
 }
 
-/// <summary>Scale-out: the other nodes, which may be executing runs this node does not hold.</summary>
-internal interface IRunCluster
-{
-    /// <summary>Asks whichever node executes <paramref name="runId"/> to stop it for <paramref name="reason"/>.</summary>
-    Task RequestCancelAsync(string userId, string runId, CancelReason reason, CancellationToken ct);
-}
-
 /// <summary>The runs executing in this process, by id.</summary>
 internal sealed class RunRegistry
 {
     private readonly ConcurrentDictionary<string, ActiveRun> _runs = new(StringComparer.Ordinal);
-
-    /// <summary>
-    /// Set when several nodes share the database: stops reach runs on other nodes through it, and
-    /// runs whose node died are ended by the cluster's run leases instead of a start-up sweep.
-    /// </summary>
-    public IRunCluster? Cluster { get; init; }
 
     public int Count => _runs.Count;
 
@@ -91,6 +78,9 @@ internal sealed class RunRegistry
     }
 
     public void Remove(ActiveRun run) => _runs.TryRemove(new KeyValuePair<string, ActiveRun>(run.RunId, run));
+
+    /// <summary>Removes the run by id; run ids are unique, so this is the run that was added under it.</summary>
+    public void Remove(string runId) => _runs.TryRemove(runId, out _);
 
     /// <summary>The run if it executes here and belongs to <paramref name="userId"/>.</summary>
     public ActiveRun? Find(string userId, string runId) =>

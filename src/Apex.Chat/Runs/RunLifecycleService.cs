@@ -16,7 +16,8 @@ namespace Apex.Chat.Runs;
 internal sealed class RunLifecycleService(
     IServiceScopeFactory scopes,
     RunRegistry registry,
-    RunFinaliser finaliser,
+    RunJournal journal,
+    IRunCluster cluster,
     IHostApplicationLifetime lifetime,
     IOptions<ChatOptions> options,
     ILogger<RunLifecycleService> logger) : IHostedService
@@ -27,7 +28,7 @@ internal sealed class RunLifecycleService(
     {
         // A single node owns every run in the database. With several nodes, another node may be
         // executing them: run leases end the runs of a dead node instead.
-        if (registry.Cluster is not null)
+        if (cluster.SpansNodes)
         {
             _stopping = lifetime.ApplicationStopping.Register(CancelAll);
             return;
@@ -46,7 +47,7 @@ internal sealed class RunLifecycleService(
             {
                 // The same end as every other run: a stored and published agent_error (final: true),
                 // so a client that resumes or reads the run's events sees it end.
-                if (await finaliser.FailOrphanAsync(db, orphan, RunErrors.ServerShutdown,
+                if (await journal.FailOrphanAsync(db, orphan, RunErrors.ServerShutdown,
                         "The server stopped while the run was active; send the message again to retry.", cancellationToken))
                 {
                     count++;

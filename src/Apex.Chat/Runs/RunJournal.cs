@@ -11,19 +11,17 @@ using Microsoft.Extensions.Logging;
 
 namespace Apex.Chat.Runs;
 
-/// <summary>The run an event belongs to.</summary>
-internal sealed record RunRef(string RunId, string UserId, string ThreadId);
-
 /// <summary>The run record's final state, stored together with its terminal event.</summary>
 internal sealed record RunFinal(string Status, string? Report, string? ErrorCode, string? ErrorMessage);
 
 /// <summary>
-/// The one path by which a run's events reach the owner's stream and the run's stored event log, and
-/// by which every run ends: the executor's runs (completed, failed, cancelled, timed out, stopped by
-/// shutdown) and runs no process executes any more (a killed process, a lost node). One path means
-/// one envelope format: GET /api/runs/{id}/events serves exactly the bytes the gateway sent.
+/// The run journal: the one path by which a run's events reach the owner's stream and the run's
+/// stored event log (publish, then store), and by which every run ends: the driver's runs (completed,
+/// failed, cancelled, timed out, stopped by shutdown) and runs no process executes any more (a killed
+/// process, a lost node). One path means one envelope format: GET /api/runs/{id}/events serves exactly
+/// the bytes the gateway sent.
 /// </summary>
-internal sealed class RunFinaliser(IServiceProvider services, TimeProvider time, ILogger<RunFinaliser> logger)
+internal sealed class RunJournal(IServiceProvider services, RunRegistry registry, TimeProvider time, ILogger<RunJournal> logger)
 {
     private static readonly JsonElement EmptyObject = ChatMapping.ParseElement("{}");
 
@@ -102,6 +100,64 @@ internal sealed class RunFinaliser(IServiceProvider services, TimeProvider time,
     }
 
     /// <summary>
+    /// Ends a run this process executed. The answer is stored and the thread released before the
+    /// terminal event is sent (docs/spec/realtime-protocol.md section 4): a client that sees the end can
+    /// reload the thread and find the answer. The run leaves the registry before the terminal event
+    /// goes out, so a client that sees the end and sends stop_agent learns that it is no longer active.
+    /// The run record turns final together with its terminal event row.
+    /// </summary>
+    public async Task EndAsync(ChatDbContext? db, RunRef run, AgentEvent terminal, RunFinal final, string? answer)
+    {
+        if (db is not null)
+        {
+            await StoreAnswerAsync(db, run, final.Status, answer);
+        }
+
+        registry.Remove(run.RunId);
+        await PublishAsync(db, run, terminal, final);
+    }
+
+    /// <summary>Stores the assistant's answer (when the thread still exists) and releases the thread's claim, in one transaction.</summary>
+    private async Task StoreAnswerAsync(ChatDbContext db, RunRef run, string status, string? answer)
+    {
+        var now = time.GetUtcNow();
+        try
+        {
+            db.ChangeTracker.Clear();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            if (!string.IsNullOrEmpty(answer) && await db.Threads.AnyAsync(t => t.Id == run.ThreadId && t.UserId == run.UserId))
+            {
+                db.Messages.Add(new ChatMessage
+                {
+                    Id = ApexIds.New(ApexIds.Message),
+                    ThreadId = run.ThreadId,
+                    UserId = run.UserId,
+                    Role = MessageRole.Assistant,
+                    Content = answer,
+                    RunId = run.RunId,
+                    CreatedAt = now,
+                });
+                await db.SaveChangesAsync();
+            }
+
+            await ReleaseThreadAsync(db, run, status, now, CancellationToken.None);
+            await tx.CommitAsync();
+        }
+        catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or System.Data.Common.DbException)
+        {
+            db.ChangeTracker.Clear();
+            Log.PersistFailed(logger, ex, run.RunId);
+        }
+    }
+
+    /// <summary>Releases the thread's claim if this run still holds it.</summary>
+    private static Task<int> ReleaseThreadAsync(ChatDbContext db, RunRef run, string status, DateTimeOffset now, CancellationToken ct) =>
+        db.Threads.Where(t => t.Id == run.ThreadId && t.ActiveRunId == run.RunId).ExecuteUpdateAsync(s => s
+            .SetProperty(t => t.ActiveRunId, (string?)null)
+            .SetProperty(t => t.LastRunStatus, status)
+            .SetProperty(t => t.UpdatedAt, now), ct);
+
+    /// <summary>
     /// Ends a run that no process executes any more with <c>agent_error</c> (<paramref name="code"/>,
     /// <c>final: true</c>), stored and published like any other run's end. The claim is conditional:
     /// of several nodes noticing the same orphan, exactly one ends it. False when it had ended already.
@@ -121,10 +177,7 @@ internal sealed class RunFinaliser(IServiceProvider services, TimeProvider time,
             return false;
         }
 
-        await db.Threads.Where(t => t.Id == run.ThreadId && t.ActiveRunId == run.RunId).ExecuteUpdateAsync(s => s
-            .SetProperty(t => t.ActiveRunId, (string?)null)
-            .SetProperty(t => t.LastRunStatus, RunStatus.Failed)
-            .SetProperty(t => t.UpdatedAt, now), ct);
+        await ReleaseThreadAsync(db, run, RunStatus.Failed, now, ct);
         // The claim above already wrote the run's final state: only the terminal event is left to publish and store.
         await PublishAsync(db, run, AgentEvent.Error(AgentEvent.TopAgent, code, message, final: true));
         return true;

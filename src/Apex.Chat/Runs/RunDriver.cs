@@ -1,13 +1,9 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using Apex.Agents.Data;
 using Apex.Agents.Runtime;
 using Apex.Chat.Api;
 using Apex.Chat.Data;
 using Apex.Contracts;
-using Apex.Realtime.Broker;
-using Apex.Realtime.Gateway;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -15,215 +11,27 @@ using Microsoft.Extensions.Options;
 
 namespace Apex.Chat.Runs;
 
-/// <summary>Protocol error codes of run commands (docs/spec/realtime-protocol.md), shared with the REST routes.</summary>
-internal static class RunErrors
-{
-    public const string NotFound = "not_found";
-    public const string RunActive = "run_active";
-    public const string InvalidMessage = "invalid_message";
-    public const string RunNotActive = "run_not_active";
-    public const string AgentFailed = "agent_failed";
-    public const string AgentIncomplete = "agent_incomplete";
-    public const string AgentUnavailable = "agent_unavailable";
-    public const string RunTimeout = "run_timeout";
-    public const string ServerShutdown = "server_shutdown";
-    public const string TooManyRuns = "too_many_runs";
-}
-
-/// <summary>What went wrong when a run could not start; <see cref="Field"/> names the offending input.</summary>
-internal sealed record StartRunError(string Code, string Message, string Field);
-
-internal sealed record StartRunResult(StartRunError? Error, ChatThread? Thread, ChatMessage? Message, ChatRun? Run, bool ThreadCreated)
-{
-    public static StartRunResult Fail(string code, string message, string field) => new(new StartRunError(code, message, field), null, null, null, false);
-}
-
 /// <summary>
-/// Starts, executes and stops runs. A run is stored (user message, run record, thread claim) before
-/// anything about it is announced, then executes in the background on its own token so that it
-/// outlives the request or socket that started it. Whatever the agent does (completes, throws, stops
-/// yielding, ignores cancellation), the run ends with exactly one terminal event, published after the
-/// final state is stored.
+/// Drives admitted runs: executes the agent in the background on the run's own token, so that the
+/// run outlives the request or socket that started it, maps the agent's events onto the protocol's,
+/// and turns a stop, the timeout or shutdown into the run's end. Whatever the agent does (completes,
+/// throws, stops yielding, ignores cancellation), the run ends with exactly one terminal event, through
+/// the <see cref="RunJournal"/>.
 /// </summary>
-internal sealed class RunExecutor(
+internal sealed class RunDriver(
     IServiceScopeFactory scopes,
-    IServiceProvider services,
     RunRegistry registry,
-    ThreadAnnouncer announcer,
-    RunFinaliser finaliser,
+    RunJournal journal,
+    IRunCluster cluster,
     IOptions<ChatOptions> options,
     TimeProvider time,
-    ILogger<RunExecutor> logger) : IRunCommandHandler
+    ILogger<RunDriver> logger)
 {
-    private static readonly string[] TerminalStatuses = [RunStatus.Completed, RunStatus.Failed, RunStatus.Cancelled];
-
-    async Task<RunCommandResult> IRunCommandHandler.StartRunAsync(StartRunCommand command, CancellationToken ct)
+    /// <summary>Starts executing an admitted run in the background, bounded by the run timeout.</summary>
+    public void Launch(ActiveRun active)
     {
-        var result = await StartAsync(command, ct);
-        return result.Error is { } error
-            ? RunCommandResult.Failure(error.Code, error.Message)
-            : RunCommandResult.Success(result.Thread!.Id, result.Run!.Id);
-    }
-
-    async Task<RunCommandResult> IRunCommandHandler.StopRunAsync(string userId, string runId, CancellationToken ct)
-    {
-        // The gateway acks after this returns, and the protocol orders the ack before the run's
-        // cancelled agent_completed: the cancellation starts a moment later, well inside the 1 s bound.
-        var (error, run) = await StopAsync(userId, runId, StopAckHeadStart, ct);
-        return error is not null ? RunCommandResult.Failure(error.Code, error.Message) : RunCommandResult.Success(run!.ThreadId, run.Id);
-    }
-
-    private static readonly TimeSpan StopAckHeadStart = TimeSpan.FromMilliseconds(50);
-
-    public async Task<StartRunResult> StartAsync(StartRunCommand command, CancellationToken ct)
-    {
-        var text = command.Text?.Trim();
-        if (string.IsNullOrEmpty(text))
-        {
-            return StartRunResult.Fail(RunErrors.InvalidMessage, "The message text is empty.", "content");
-        }
-
-        if (text.Length > ChatLimits.MaxMessageLength)
-        {
-            return StartRunResult.Fail(RunErrors.InvalidMessage, $"The message is longer than {ChatLimits.MaxMessageLength} characters.", "content");
-        }
-
-        if (command.ThreadId is not null && !ApexIds.HasPrefix(command.ThreadId, ApexIds.Thread))
-        {
-            return StartRunResult.Fail(RunErrors.NotFound, "Thread not found.", "thread_id");
-        }
-
-        var datasetId = command.DatasetId;
-        if (datasetId is not null)
-        {
-            // No dataset module in this process means no datasets: any id is unknown.
-            var datasets = services.GetService<IUsageDataSource>();
-            if (datasetId.Length == 0 || datasets is null || !await datasets.ExistsAsync(command.UserId, datasetId, ct))
-            {
-                return StartRunResult.Fail(RunErrors.NotFound, "Dataset not found.", "dataset_id");
-            }
-        }
-
-        var now = time.GetUtcNow();
-        var runId = ApexIds.New(ApexIds.Run);
-        var message = new ChatMessage
-        {
-            Id = ApexIds.New(ApexIds.Message),
-            ThreadId = command.ThreadId ?? ApexIds.New(ApexIds.Thread),
-            UserId = command.UserId,
-            Role = MessageRole.User,
-            Content = text,
-            RunId = runId,
-            DatasetId = datasetId,
-            CreatedAt = now,
-        };
-        var active = new ActiveRun(runId, message.ThreadId, command.UserId, message.Id, text);
-        // Registered before it is stored, so a stop arriving between the commit and the start finds it.
-        registry.Add(active);
-        StartRunResult result;
-        try
-        {
-            result = await StoreAsync(command.ThreadId is null, message, runId, now, ct);
-        }
-        catch
-        {
-            registry.Remove(active);
-            active.Cancellation.Dispose();
-            throw;
-        }
-
-        if (result.Error is not null)
-        {
-            registry.Remove(active);
-            active.Cancellation.Dispose();
-            return result;
-        }
-
-        ChatMetrics.RunsStarted.Inc();
-        Log.RunStarted(logger, runId, message.ThreadId, command.UserId);
-        active.DatasetId = result.Run!.DatasetId;
-        if (result.ThreadCreated)
-        {
-            await announcer.AnnounceAsync(command.UserId, EventTypes.ThreadCreated, result.Thread!.ToResponse());
-        }
-
         active.Cancellation.CancelAfter(TimeSpan.FromSeconds(options.Value.RunTimeoutSeconds));
         active.Completion = Task.Run(() => ExecuteAsync(active), CancellationToken.None);
-        return result;
-    }
-
-    /// <summary>Claims the thread for the run and stores the message and the run, in one transaction.</summary>
-    private async Task<StartRunResult> StoreAsync(bool newThread, ChatMessage message, string runId, DateTimeOffset now, CancellationToken ct)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        ChatThread thread;
-        if (newThread)
-        {
-            thread = new ChatThread
-            {
-                Id = message.ThreadId,
-                UserId = message.UserId,
-                Title = DeriveTitle(message.Content),
-                CreatedAt = now,
-                UpdatedAt = now,
-                LastRunStatus = RunStatus.Queued,
-                LastDatasetId = message.DatasetId,
-                ActiveRunId = runId,
-            };
-            db.Threads.Add(thread);
-        }
-        else
-        {
-            var datasetId = message.DatasetId;
-            // The claim is one conditional UPDATE: of two racing messages exactly one matches
-            // "no active run". A claim left by a run that has ended (its final write failed) is stale
-            // and may be taken over.
-            var claimed = await db.Threads
-                .Where(t => t.Id == message.ThreadId && t.UserId == message.UserId
-                    && (t.ActiveRunId == null || db.Runs.Any(r => r.Id == t.ActiveRunId && TerminalStatuses.Contains(r.Status))))
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(t => t.ActiveRunId, runId)
-                    .SetProperty(t => t.UpdatedAt, now)
-                    .SetProperty(t => t.LastRunStatus, RunStatus.Queued)
-                    .SetProperty(t => t.LastDatasetId, t => datasetId ?? t.LastDatasetId), ct);
-            if (claimed == 0)
-            {
-                var exists = await db.Threads.AsNoTracking().AnyAsync(t => t.Id == message.ThreadId && t.UserId == message.UserId, ct);
-                return exists
-                    ? StartRunResult.Fail(RunErrors.RunActive, "The thread has an active run; wait for it to end or stop it.", "thread_id")
-                    : StartRunResult.Fail(RunErrors.NotFound, "Thread not found.", "thread_id");
-            }
-
-            thread = await db.Threads.AsNoTracking().SingleAsync(t => t.Id == message.ThreadId && t.UserId == message.UserId, ct);
-        }
-
-        var run = new ChatRun
-        {
-            Id = runId,
-            ThreadId = thread.Id,
-            UserId = message.UserId,
-            Status = RunStatus.Queued,
-            DatasetId = message.DatasetId ?? thread.LastDatasetId,
-            CreatedAt = now,
-        };
-        db.Messages.Add(message);
-        db.Runs.Add(run);
-        await db.SaveChangesAsync(ct);
-        // Counted in the shared database after this run's own insert, inside its transaction: every
-        // node sees the same count, and two messages racing on SQLite serialise on the write lock.
-        var userId = message.UserId;
-        var active = await db.Runs.CountAsync(r => r.UserId == userId && (r.Status == RunStatus.Queued || r.Status == RunStatus.Running), ct);
-        if (active > options.Value.MaxConcurrentRunsPerUser)
-        {
-            await tx.RollbackAsync(ct);
-            return StartRunResult.Fail(RunErrors.TooManyRuns,
-                $"At most {options.Value.MaxConcurrentRunsPerUser} runs may be active at once; wait for one to end or stop it.", "content");
-        }
-
-        await tx.CommitAsync(ct);
-        return new StartRunResult(null, thread, message, run, newThread);
     }
 
     public async Task<(StartRunError? Error, ChatRun? Run)> StopAsync(string userId, string runId, TimeSpan delay, CancellationToken ct)
@@ -270,7 +78,7 @@ internal sealed class RunExecutor(
             return (new StartRunError(RunErrors.NotFound, "Run not found.", "run_id"), null);
         }
 
-        if (registry.Cluster is { } cluster && RunStatus.IsActive(run.Status))
+        if (cluster.SpansNodes && RunStatus.IsActive(run.Status))
         {
             // Executing on another node: that node stops it and publishes the terminal event.
             await cluster.RequestCancelAsync(userId, runId, CancelReason.UserStop, ct);
@@ -290,7 +98,7 @@ internal sealed class RunExecutor(
             run.Cancel(CancelReason.ThreadDeleted);
             await run.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        else if (registry.Cluster is { } cluster)
+        else if (cluster.SpansNodes)
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ChatDbContext>();
@@ -301,18 +109,6 @@ internal sealed class RunExecutor(
                 await cluster.RequestCancelAsync(userId, runId, CancelReason.ThreadDeleted, CancellationToken.None);
             }
         }
-    }
-
-    private static string DeriveTitle(string text)
-    {
-        var line = text.AsSpan().Trim();
-        var end = line.IndexOfAny('\r', '\n');
-        if (end >= 0)
-        {
-            line = line[..end].TrimEnd();
-        }
-
-        return line.Length <= ChatLimits.DerivedTitleLength ? line.ToString() : string.Concat(line[..(ChatLimits.DerivedTitleLength - 1)].TrimEnd(), "…");
     }
 
     private async Task ExecuteAsync(ActiveRun active)
@@ -567,15 +363,7 @@ internal sealed class RunExecutor(
         }
 
         state.FinalStatus = status;
-        // The final answer and state are stored before the terminal event is sent (docs/spec/realtime-protocol.md
-        // section 4): a client that sees the end can reload the thread and find the answer.
-        await StoreAnswerAsync(state, status, answer);
-        // Out of the registry before the terminal event goes out: a client that sees the end and sends
-        // stop_agent learns that the run is no longer active.
-        registry.Remove(active);
-        // The run record turns final together with its terminal event row: a REST client that sees a
-        // finished run finds every event of it.
-        await PublishAsync(state, terminal, new RunFinal(status, report, errorCode, errorMessage));
+        await journal.EndAsync(state.Db, Ref(active), terminal, new RunFinal(status, report, errorCode, errorMessage), answer);
     }
 
     private (AgentEvent Terminal, string Status) BuildTerminal(RunState state, Outcome outcome)
@@ -637,52 +425,10 @@ internal sealed class RunExecutor(
         return payload.TryGetProperty("report", out var report) ? TryGetString(report, "summary") : null;
     }
 
-    /// <summary>Stores the answer and releases the thread, before the terminal event is published.</summary>
-    private async Task StoreAnswerAsync(RunState state, string status, string? answer)
-    {
-        var active = state.Run;
-        var db = state.Db;
-        if (db is null)
-        {
-            return;
-        }
+    /// <summary>Publishes one non-terminal event of the run through the journal.</summary>
+    private Task PublishAsync(RunState state, AgentEvent agentEvent) => journal.PublishAsync(state.Db, Ref(state.Run), agentEvent);
 
-        var now = time.GetUtcNow();
-        try
-        {
-            db.ChangeTracker.Clear();
-            await using var tx = await db.Database.BeginTransactionAsync();
-            if (!string.IsNullOrEmpty(answer) && await db.Threads.AnyAsync(t => t.Id == active.ThreadId && t.UserId == active.UserId))
-            {
-                db.Messages.Add(new ChatMessage
-                {
-                    Id = ApexIds.New(ApexIds.Message),
-                    ThreadId = active.ThreadId,
-                    UserId = active.UserId,
-                    Role = MessageRole.Assistant,
-                    Content = answer,
-                    RunId = active.RunId,
-                    CreatedAt = now,
-                });
-                await db.SaveChangesAsync();
-            }
-
-            await db.Threads.Where(t => t.Id == active.ThreadId && t.ActiveRunId == active.RunId).ExecuteUpdateAsync(s => s
-                .SetProperty(t => t.ActiveRunId, (string?)null)
-                .SetProperty(t => t.LastRunStatus, status)
-                .SetProperty(t => t.UpdatedAt, now));
-            await tx.CommitAsync();
-        }
-        catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or System.Data.Common.DbException)
-        {
-            db.ChangeTracker.Clear();
-            Log.PersistFailed(logger, ex, active.RunId);
-        }
-    }
-
-    /// <summary>Publishes one event of the run (and with <paramref name="final"/>, ends it) through the shared finaliser.</summary>
-    private Task PublishAsync(RunState state, AgentEvent agentEvent, RunFinal? final = null) =>
-        finaliser.PublishAsync(state.Db, new RunRef(state.Run.RunId, state.Run.UserId, state.Run.ThreadId), agentEvent, final);
+    private static RunRef Ref(ActiveRun active) => new(active.RunId, active.UserId, active.ThreadId);
 
     private static string? TryGetString(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
