@@ -197,6 +197,25 @@ public sealed class HardeningTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task The_sqlite_database_runs_in_write_ahead_log_mode()
+    {
+        if (ApexTestServer.UsesPostgres)
+        {
+            return;
+        }
+
+        // The file is created 0600 before EF Core sees it, so EF Core's own switch to WAL for files it
+        // creates never runs; in rollback-journal mode readers and writers block each other and
+        // concurrent runs fail to store events with "database is locked" (found by bench/Apex.Bench.Soak).
+        await using var server = await ApexTestServer.StartAsync();
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataDir, "apex.db")};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", (string?)await command.ExecuteScalarAsync());
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_shared_directory_like_tmp_is_never_tightened()
     {
         if (OperatingSystem.IsWindows() || ApexTestServer.UsesPostgres)
