@@ -216,6 +216,34 @@ public sealed class HardeningTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task A_write_that_waits_out_a_locked_sqlite_database_answers_503_not_500()
+    {
+        if (ApexTestServer.UsesPostgres)
+        {
+            return;
+        }
+
+        await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["Database:CommandTimeoutSeconds"] = "1" });
+        var user = await server.RegisterUserAsync();
+        using var client = server.CreateClient(user);
+
+        // Another writer holds the database (as many concurrent runs can on a loaded machine).
+        await using var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataDir, "apex.db")};Pooling=False");
+        await holder.OpenAsync();
+        await using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE;";
+            await begin.ExecuteNonQueryAsync();
+        }
+
+        using var response = await client.PostAsync(new Uri("/api/threads", UriKind.Relative),
+            new StringContent("{\"title\":\"locked\"}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_shared_directory_like_tmp_is_never_tightened()
     {
         if (OperatingSystem.IsWindows() || ApexTestServer.UsesPostgres)
