@@ -29,8 +29,21 @@ dotnet test Apex.slnx -c Release -nologo 2>&1 | tee "$log" || status=$?
 for suite in Auth Chat Realtime; do
   APEX_TEST_DATABASE=postgres dotnet test "tests/Apex.$suite.Tests" -c Release --no-build -nologo 2>&1 | tee -a "$log" || status=$?
 done
+
+# The real-time soak, short version (bench/Apex.Bench.Soak, docs/benchmarks.md): 10 users with 3 sockets
+# each run 5 agent runs while the sockets drop and resume and the node restarts halfway, on SQLite
+# (one node) and on PostgreSQL + Redis (two nodes); it exits non-zero on any violation. The soak's
+# clients share the process with the servers, so the thread pool minimum is raised (--min-threads).
+soak=passed
+if ! timeout 300 dotnet run --no-build -c Release --project bench/Apex.Bench.Soak -- \
+  --mode both --users 10 --tabs 3 --runs 5 --min-threads 64 --max-seconds 150; then
+  soak=failed
+  status=1
+fi
+
 # One plain closing line for the whole .NET suite.
 awk '/^(Passed|Failed)!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+echo "soak: $soak"
 rm -f "$log"
 exit $status

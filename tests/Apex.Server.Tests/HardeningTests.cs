@@ -197,6 +197,53 @@ public sealed class HardeningTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task The_sqlite_database_runs_in_write_ahead_log_mode()
+    {
+        if (ApexTestServer.UsesPostgres)
+        {
+            return;
+        }
+
+        // The file is created 0600 before EF Core sees it, so EF Core's own switch to WAL for files it
+        // creates never runs; in rollback-journal mode readers and writers block each other and
+        // concurrent runs fail to store events with "database is locked" (found by bench/Apex.Bench.Soak).
+        await using var server = await ApexTestServer.StartAsync();
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataDir, "apex.db")};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", (string?)await command.ExecuteScalarAsync());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_write_that_waits_out_a_locked_sqlite_database_answers_503_not_500()
+    {
+        if (ApexTestServer.UsesPostgres)
+        {
+            return;
+        }
+
+        await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["Database:CommandTimeoutSeconds"] = "1" });
+        var user = await server.RegisterUserAsync();
+        using var client = server.CreateClient(user);
+
+        // Another writer holds the database (as many concurrent runs can on a loaded machine).
+        await using var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataDir, "apex.db")};Pooling=False");
+        await holder.OpenAsync();
+        await using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE;";
+            await begin.ExecuteNonQueryAsync();
+        }
+
+        using var response = await client.PostAsync(new Uri("/api/threads", UriKind.Relative),
+            new StringContent("{\"title\":\"locked\"}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_shared_directory_like_tmp_is_never_tightened()
     {
         if (OperatingSystem.IsWindows() || ApexTestServer.UsesPostgres)
@@ -215,6 +262,70 @@ public sealed class HardeningTests
 
         Assert.Equal(shared, File.GetUnixFileMode(dir));
         Directory.Delete(dir, recursive: true);
+    }
+
+    /// <summary>
+    /// Requests Kestrel itself refuses while reading the request line and headers. It writes the answer
+    /// during connection teardown, before any middleware or other application code runs (there is no
+    /// hook for it: the exception handler, status code pages and connection features never see the
+    /// request; only a connection middleware rewriting Kestrel's output bytes could add one, which Apex
+    /// does not do), so these answers carry the right status and Connection: close but no body, not
+    /// problem JSON. This test pins that down; should Kestrel ever let an application shape them, it
+    /// fails and the answers can be made problem JSON like every other error.
+    /// </summary>
+    [Theory(Timeout = 60_000)]
+    [InlineData("bad request line", 400)]
+    [InlineData("header without a colon", 400)]
+    [InlineData("URL longer than the request line limit", 414)]
+    [InlineData("headers larger than the header limit", 431)]
+    public async Task Requests_kestrel_refuses_before_the_application_get_the_status_and_an_empty_body(string what, int status)
+    {
+        await using var server = await ApexTestServer.StartAsync();
+        var host = $"Host: {server.BaseAddress.Authority}\r\n";
+        var request = what switch
+        {
+            "bad request line" => "GET /api/threads HTTP/1.1 trailing\r\n" + host + "\r\n",
+            "header without a colon" => "GET /health/live HTTP/1.1\r\n" + host + "NoColonHere\r\n\r\n",
+            "URL longer than the request line limit" => $"GET /health/live?q={new string('a', 10_000)} HTTP/1.1\r\n" + host + "\r\n",
+            _ => "GET /health/live HTTP/1.1\r\n" + host + $"X-Large: {new string('a', 40_000)}\r\n\r\n",
+        };
+        var answer = await RawExchangeAsync(server.BaseAddress, request);
+        var head = answer.Split("\r\n\r\n", 2);
+        Assert.StartsWith($"HTTP/1.1 {status} ", head[0], StringComparison.Ordinal);
+        Assert.Contains("\r\nContent-Length: 0", head[0], StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\r\nConnection: close", head[0], StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Content-Type", head[0], StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(string.Empty, head.Length > 1 ? head[1] : string.Empty);
+
+        // The same server answers a request that reaches the application with problem JSON.
+        var reached = await RawExchangeAsync(server.BaseAddress, "GET /no/such/route HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 404 ", reached, StringComparison.Ordinal);
+        Assert.Contains("application/problem+json", reached, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Writes raw bytes on a fresh connection and reads until the server closes it.</summary>
+    private static async Task<string> RawExchangeAsync(Uri baseAddress, string request)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(baseAddress.Host, baseAddress.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var read = new MemoryStream();
+        var buffer = new byte[8192];
+        try
+        {
+            int n;
+            while ((n = await stream.ReadAsync(buffer)) > 0)
+            {
+                read.Write(buffer, 0, n);
+            }
+        }
+        catch (IOException)
+        {
+            // A reset after the answer (the server closed while request bytes were still unread).
+        }
+
+        return Encoding.ASCII.GetString(read.ToArray());
     }
 
     private static int FreePort()

@@ -272,19 +272,17 @@ internal static class ChatEndpoints
             return ChatProblems.NotFound("Run");
         }
 
-        // The cursor continues after the last event returned; it carries that event's seq.
-        if (after is { } c)
-        {
-            fromSeq = Math.Max(fromSeq, c.Ticks);
-        }
-
+        // Stored order, not seq order: a run left by a killed single node is ended after the restart by an
+        // event numbered in the new stream (seq starting again at 1), and it must still come last.
+        // The cursor continues after the last event returned; it carries that event's row id.
+        var afterId = after is { } c ? c.Ticks : 0;
         var rows = await db.RunEvents.AsNoTracking()
-            .Where(e => e.RunId == id && e.UserId == userId && e.Seq > fromSeq)
-            .OrderBy(e => e.Seq).ThenBy(e => e.Id)
+            .Where(e => e.RunId == id && e.UserId == userId && e.Seq > fromSeq && e.Id > afterId)
+            .OrderBy(e => e.Id)
             .Take(take + 1)
-            .Select(e => new { e.Seq, e.Envelope })
+            .Select(e => new { e.Id, e.Envelope })
             .ToListAsync(ct);
-        return TypedResults.Ok(Page(rows, take, e => ChatMapping.ParseElement(e.Envelope), e => new Cursor(e.Seq, "seq")));
+        return TypedResults.Ok(Page(rows, take, e => ChatMapping.ParseElement(e.Envelope), e => new Cursor(e.Id, "id")));
     }
 
     private static async Task<Results<Accepted<RunResponse>, ProblemHttpResult>> CancelRun(

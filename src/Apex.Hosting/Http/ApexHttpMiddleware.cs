@@ -147,7 +147,9 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
     {
         for (var e = ex; e is not null; e = e.InnerException)
         {
-            if (e is ServiceUnavailableException or TimeoutException or System.Net.Sockets.SocketException or Npgsql.NpgsqlException { IsTransient: true })
+            // SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6): other writers held the database past the command timeout.
+            if (e is ServiceUnavailableException or TimeoutException or System.Net.Sockets.SocketException or Npgsql.NpgsqlException { IsTransient: true }
+                or Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 5 or 6 })
             {
                 return true;
             }
