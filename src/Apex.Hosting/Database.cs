@@ -116,14 +116,6 @@ internal sealed class MigratableContext<TContext> : IMigratableContext
         await using var scope = services.CreateAsyncScope();
         var context = scope.ServiceProvider.GetRequiredService<TContext>();
         await context.Database.MigrateAsync(ct);
-        if (context.Database.IsSqlite())
-        {
-            // Write-ahead logging, so that readers and writers do not block each other. EF Core turns it
-            // on only for a file it creates itself, and SqliteFiles.Secure creates the file first (0600);
-            // in the default rollback-journal mode concurrent runs wait on each other's locks until
-            // writes fail with "database is locked". The mode is stored in the file: once is enough.
-            await context.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
-        }
     }
 }
 
