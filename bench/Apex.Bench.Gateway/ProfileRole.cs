@@ -74,8 +74,10 @@ internal static class ProfileRole
         for (var i = 0; i < users; i++)
         {
             sinks[i] = new SinkStream();
-            var socket = WebSocket.CreateFromStream(sinks[i], new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-            var connection = new GatewayConnection(socket, $"usr_{i}", null, services);
+            // As the gateway opens a socket: over a stream the send loop corks for each batch.
+            var stream = new CoalescingStream(sinks[i]);
+            var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+            var connection = new GatewayConnection(socket, $"usr_{i}", null, services, stream: stream);
             subscriptions[i] = await broker.SubscribeAsync(connection.UserId, null, connection, CancellationToken.None);
             runs[i] = connection.RunAsync();
         }

@@ -62,7 +62,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         ArgumentException.ThrowIfNullOrEmpty(userId);
         ArgumentNullException.ThrowIfNull(envelope);
         var keys = Keys(userId);
-        var body = EnvelopeSerializer.Serialize(envelope with { Seq = null });
+        var body = EnvelopeSerializer.Serialize(envelope, seq: null);
         try
         {
             if (_broken.ContainsKey(userId))

@@ -34,6 +34,7 @@ internal sealed class MemoryEventBroker : IEventBroker, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(userId);
         ArgumentNullException.ThrowIfNull(envelope);
         ct.ThrowIfCancellationRequested();
+        long seq;
         while (true)
         {
             var stream = GetStream(userId);
@@ -47,18 +48,20 @@ internal sealed class MemoryEventBroker : IEventBroker, IDisposable
                 // Numbering, serialisation, history and fan-out happen under the stream's lock so
                 // that every subscriber sees one order even with concurrent publishers, and a
                 // subscribe (which takes the same lock) never falls between history and live.
-                var published = envelope with { Seq = stream.LastSeq + 1 };
-                var streamEvent = new StreamEvent(published.Seq!.Value, EnvelopeSerializer.Serialize(published));
+                seq = stream.LastSeq + 1;
+                var streamEvent = new StreamEvent(seq, EnvelopeSerializer.Serialize(envelope, seq));
                 var now = NowMs();
-                stream.LastSeq = published.Seq!.Value;
+                stream.LastSeq = seq;
                 stream.LastActivityMs = now;
                 stream.Append(streamEvent, now, _historySize);
                 stream.TrimOlderThan(now - _historyTtlMs);
                 stream.Deliver(streamEvent);
-                RealtimeMetrics.Published();
-                return ValueTask.FromResult(published);
+                break;
             }
         }
+
+        RealtimeMetrics.Published();
+        return ValueTask.FromResult(envelope with { Seq = seq });
     }
 
     public ValueTask<IAsyncDisposable> SubscribeAsync(string userId, StreamPosition? resumeFrom, IStreamSubscriber subscriber, CancellationToken ct)
