@@ -130,9 +130,10 @@ internal sealed class CoalescingStream(Stream inner) : Stream
     {
         if (disposing)
         {
-            // The pooled batch is not returned here: a write may still hold it; the GC takes it.
+            // The pooled batch is not returned here: a write may still hold it; the GC takes it. The
+            // write lock is not disposed either: a write waiting on it when the socket is aborted
+            // must still wake (and fail on the disposed transport) rather than wait forever.
             inner.Dispose();
-            _write.Dispose();
         }
 
         base.Dispose(disposing);
@@ -141,7 +142,6 @@ internal sealed class CoalescingStream(Stream inner) : Stream
     public override async ValueTask DisposeAsync()
     {
         await inner.DisposeAsync();
-        _write.Dispose();
         await base.DisposeAsync();
     }
 
