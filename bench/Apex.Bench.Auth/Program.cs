@@ -84,7 +84,95 @@ try
     rows.Add(["POST /auth/validate (Bearer)", Rate(validateResult.PerSecond), "req/s", Ms(validateResult.P50), Ms(validateResult.P99)]);
     rows.Add(["  /auth/validate vs ceiling", (validateResult.PerSecond / bareResult.PerSecond).ToString("P0", CultureInfo.InvariantCulture), "", "", ""]);
 
-    // 3. Login at the configured hash cost (PBKDF2-HMAC-SHA512).
+    // 3. Refresh-token rotation with reuse detection: each worker owns one session and presents the
+    // refresh token it was given last, as a client does; every answer is a new pair (one conditional
+    // UPDATE on the session row, two ES256 signatures). The ceiling is the bare endpoint answering
+    // a refresh answer's bytes. Sessions come from real logins (the hash makes those slow, so the
+    // workers are few; rotation is bound by the database write, not by the worker count).
+    var refreshWorkers = Math.Min(concurrency, 8);
+    var refreshUrl = new Uri(apexUrl, "/auth/refresh");
+    var refreshTokens = new string[refreshWorkers];
+    for (var w = 0; w < refreshWorkers; w++)
+    {
+        refreshTokens[w] = await LoginRefreshTokenAsync(client, apexUrl, email, password);
+    }
+
+    var firstRefreshToken = refreshTokens[0];
+    using var refreshProbe = await client.PostAsJsonAsync(refreshUrl, new { refresh_token = refreshTokens[0] });
+    var refreshBody = await refreshProbe.Content.ReadAsByteArrayAsync();
+    refreshProbe.EnsureSuccessStatusCode();
+    refreshTokens[0] = JsonDocument.Parse(refreshBody).RootElement.GetProperty("refresh_token").GetString()!;
+    await using var bareRefresh = BareServer.Build(refreshBody);
+    await bareRefresh.StartAsync();
+    var bareRefreshUrl = new Uri(AddressOf(bareRefresh), "/validate");
+    async Task<HttpResponseMessage> RotateAsync(int worker)
+    {
+        var response = await client.PostAsJsonAsync(refreshUrl, new { refresh_token = refreshTokens[worker] });
+        if (response.IsSuccessStatusCode)
+        {
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            refreshTokens[worker] = json.RootElement.GetProperty("refresh_token").GetString()!;
+        }
+
+        return response;
+    }
+
+    var refreshLocks = Enumerable.Range(0, refreshWorkers).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+    async Task<HttpResponseMessage> RotateOneAsync()
+    {
+        // Any free session: a session is never presented twice at once (that would be reuse).
+        while (true)
+        {
+            for (var w = 0; w < refreshWorkers; w++)
+            {
+                if (refreshLocks[w].Wait(0))
+                {
+                    try
+                    {
+                        return await RotateAsync(w);
+                    }
+                    finally
+                    {
+                        refreshLocks[w].Release();
+                    }
+                }
+            }
+
+            await Task.Yield();
+        }
+    }
+
+    await Load.RunAsync(client, () => client.PostAsync(bareRefreshUrl, new ByteArrayContent([])), refreshWorkers, TimeSpan.FromSeconds(2));
+    await Load.RunAsync(client, RotateOneAsync, refreshWorkers, TimeSpan.FromSeconds(2));
+    var bareRefreshResult = await Load.RunAsync(client, () => client.PostAsync(bareRefreshUrl, new ByteArrayContent([])), refreshWorkers, duration);
+    var refreshCpu = Process.GetCurrentProcess().TotalProcessorTime;
+    var refreshResult = await Load.RunAsync(client, RotateOneAsync, refreshWorkers, duration);
+    refreshCpu = Process.GetCurrentProcess().TotalProcessorTime - refreshCpu;
+    rows.Add([$"bare Kestrel, refresh answer's bytes ({refreshWorkers} concurrent)", Rate(bareRefreshResult.PerSecond), "req/s", Ms(bareRefreshResult.P50), Ms(bareRefreshResult.P99)]);
+    rows.Add([$"POST /auth/refresh, rotation ({refreshWorkers} concurrent)", Rate(refreshResult.PerSecond), "refreshes/s", Ms(refreshResult.P50), Ms(refreshResult.P99)]);
+    rows.Add(["  refreshes per second of CPU (whole process)", Rate(refreshResult.PerSecond * duration.TotalSeconds / refreshCpu.TotalSeconds), "refreshes/s", "", ""]);
+    rows.Add(["  /auth/refresh vs ceiling", (refreshResult.PerSecond / bareRefreshResult.PerSecond).ToString("P0", CultureInfo.InvariantCulture), "", "", ""]);
+
+    // Reuse detection still holds after the run: the first token of session 0 was rotated away, so
+    // presenting it again is refused and ends that session.
+    using (var reuse = await client.PostAsJsonAsync(refreshUrl, new { refresh_token = firstRefreshToken }))
+    using (var afterReuse = await client.PostAsJsonAsync(refreshUrl, new { refresh_token = refreshTokens[0] }))
+    {
+        Console.Error.WriteLine($"reuse check: old token answered {(int)reuse.StatusCode}, the session's current token then answered {(int)afterReuse.StatusCode} (401 and 401 expected)");
+        if (reuse.StatusCode != HttpStatusCode.Unauthorized || afterReuse.StatusCode != HttpStatusCode.Unauthorized)
+        {
+            throw new InvalidOperationException("Refresh-token reuse was not detected.");
+        }
+    }
+
+    if (refreshResult.Failures > 0)
+    {
+        Console.Error.WriteLine($"non-2xx refresh answers: {refreshResult.Failures}");
+    }
+
+    await bareRefresh.StopAsync();
+
+    // 4. Login at the configured hash cost (PBKDF2-HMAC-SHA512).
     var passwords = apex.Services.GetRequiredService<PasswordService>();
     var hash = passwords.Hash(password);
     var hashWatch = Stopwatch.StartNew();
@@ -170,6 +258,14 @@ static async Task<string> LoginAsync(HttpClient client, Uri baseUrl, string emai
     response.EnsureSuccessStatusCode();
     using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
     return json.RootElement.GetProperty("access_token").GetString()!;
+}
+
+static async Task<string> LoginRefreshTokenAsync(HttpClient client, Uri baseUrl, string email, string password)
+{
+    using var response = await client.PostAsJsonAsync(new Uri(baseUrl, "/auth/login"), new { email, password });
+    response.EnsureSuccessStatusCode();
+    using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+    return json.RootElement.GetProperty("refresh_token").GetString()!;
 }
 
 static Task<HttpResponseMessage> SendValidateAsync(HttpClient client, Uri url, string token)

@@ -57,7 +57,7 @@ internal static class Orchestrator
             : Directory.CreateTempSubdirectory("apex-bench-").FullName;
         var clients = new List<Child>();
         var auth = kind == "apex-header" ? "header" : "subprotocol";
-        await using var server = Child.Start(["--role", "server", "--kind", apex ? "apex" : "bare", "--data", dataDir]);
+        await using var server = Child.Start(["--role", "server", "--kind", apex ? "apex" : kind, "--data", dataDir]);
         try
         {
             var port = int.Parse((await server.ExpectAsync("READY", TimeSpan.FromSeconds(60)))[1], CultureInfo.InvariantCulture);

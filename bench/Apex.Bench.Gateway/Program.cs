@@ -8,6 +8,8 @@ switch (options.GetValueOrDefault("role", "orchestrator"))
 {
     case "server":
         return await ServerRole.RunAsync(options["kind"], options["data"]);
+    case "profile":
+        return await ProfileRole.RunAsync(int.Parse(options.GetValueOrDefault("users", "1000"), CultureInfo.InvariantCulture), int.Parse(options.GetValueOrDefault("rounds", "100"), CultureInfo.InvariantCulture));
     case "client":
         return await ClientRole.RunAsync(new Uri(options["url"]), options["bind"], options.GetValueOrDefault("tokens"), options.GetValueOrDefault("auth", "subprotocol"), int.Parse(options["count"], CultureInfo.InvariantCulture));
     default:

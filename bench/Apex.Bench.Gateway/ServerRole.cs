@@ -43,7 +43,8 @@ internal static class ServerRole
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
             app = builder.Build();
-            var bare = new BareFanOut();
+            // "bare-seq": the fairer baseline, each connection gets its own JSON envelope with a sequence number.
+            var bare = new BareFanOut(perConnectionFrames: kind == "bare-seq");
             app.UseWebSockets();
             app.Map("/ws", bare.AcceptAsync);
             fanOut = bare;
@@ -168,11 +169,19 @@ internal static class ServerRole
         }
     }
 
-    /// <summary>The ceiling: accept, keep a queue per socket, write the same bytes to every socket.</summary>
-    private sealed class BareFanOut : IFanOut
+    /// <summary>
+    /// The ceiling: accept, keep a queue per socket, write the same bytes to every socket. With
+    /// <paramref name="perConnectionFrames"/> it also does the least the protocol asks of a server:
+    /// every connection gets its own JSON envelope (type, seq, ids, timestamp, payload) with its own
+    /// strictly increasing sequence number, serialised per connection and event. The difference
+    /// between the two is what the protocol costs; the rest of the gap to Apex is what Apex adds.
+    /// </summary>
+    private sealed class BareFanOut(bool perConnectionFrames) : IFanOut
     {
+        private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
         private readonly Lock _gate = new();
         private Channel<byte[]>[] _queues = [];
+        private long[] _seqs = new long[1];
 
         public int Connections => _queues.Length;
 
@@ -182,13 +191,45 @@ internal static class ServerRole
 
         public async ValueTask PublishRoundAsync()
         {
-            var frame = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"t\":{Stopwatch.GetTimestamp()}}}"));
+            var stamp = Stopwatch.GetTimestamp();
+            var frame = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"t\":{stamp}}}"));
             var queues = Volatile.Read(ref _queues);
+            if (_seqs.Length < queues.Length)
+            {
+                _seqs = new long[queues.Length * 2];
+            }
+
+            var seqs = _seqs;
+            var now = DateTimeOffset.UtcNow;
             await Task.WhenAll(Partitions(queues.Length).Select(range => Task.Run(() =>
             {
+                var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
+                using var writer = new Utf8JsonWriter(buffer, WriterOptions);
                 for (var i = range.Start; i < range.End; i++)
                 {
-                    queues[i].Writer.TryWrite(frame);
+                    if (perConnectionFrames)
+                    {
+                        buffer.ResetWrittenCount();
+                        writer.Reset(buffer);
+                        writer.WriteStartObject();
+                        writer.WriteString("type"u8, "agent_thinking"u8);
+                        writer.WriteNumber("seq"u8, ++seqs[i]);
+                        writer.WriteString("run_id"u8, "run_bench"u8);
+                        writer.WriteString("thread_id"u8, "thr_bench"u8);
+                        writer.WriteString("agent_name"u8, "apex"u8);
+                        writer.WriteString("timestamp"u8, now);
+                        writer.WritePropertyName("payload"u8);
+                        writer.WriteStartObject();
+                        writer.WriteNumber("t"u8, stamp);
+                        writer.WriteEndObject();
+                        writer.WriteEndObject();
+                        writer.Flush();
+                        queues[i].Writer.TryWrite(buffer.WrittenSpan.ToArray());
+                    }
+                    else
+                    {
+                        queues[i].Writer.TryWrite(frame);
+                    }
                 }
             })));
         }

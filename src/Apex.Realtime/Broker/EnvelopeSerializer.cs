@@ -20,12 +20,19 @@ public static class EnvelopeSerializer
 
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = ApexJson.Options.Encoder, SkipValidation = true };
 
-    public static byte[] Serialize(EventEnvelope envelope)
+    public static byte[] Serialize(EventEnvelope envelope) => Serialize(envelope, envelope?.Seq);
+
+    /// <summary>
+    /// The frame of <paramref name="envelope"/> numbered <paramref name="seq"/> (none when null), so
+    /// that a broker numbers an event without copying the envelope first.
+    /// </summary>
+    public static byte[] Serialize(EventEnvelope envelope, long? seq)
     {
         ArgumentNullException.ThrowIfNull(envelope);
-        return Write(envelope.Type, envelope.Timestamp, envelope, static (w, e) =>
+        return Write(envelope.Type, envelope.Timestamp, (envelope, seq), static (w, state) =>
         {
-            if (e.Seq is { } seq)
+            var e = state.envelope;
+            if (state.seq is { } seq)
             {
                 w.WriteNumber("seq"u8, seq);
             }
@@ -44,9 +51,9 @@ public static class EnvelopeSerializer
             {
                 w.WriteString("agent_name"u8, e.AgentName);
             }
-        }, static (w, e) =>
+        }, static (w, state) =>
         {
-            if (e.Payload is { ValueKind: not JsonValueKind.Undefined } payload)
+            if (state.envelope.Payload is { ValueKind: not JsonValueKind.Undefined } payload)
             {
                 w.WritePropertyName("payload"u8);
                 payload.WriteTo(w);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using Apex.Contracts;
 using Microsoft.Extensions.Options;
 
@@ -35,6 +34,7 @@ internal sealed class MemoryEventBroker : IEventBroker, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(userId);
         ArgumentNullException.ThrowIfNull(envelope);
         ct.ThrowIfCancellationRequested();
+        long seq;
         while (true)
         {
             var stream = GetStream(userId);
@@ -48,18 +48,20 @@ internal sealed class MemoryEventBroker : IEventBroker, IDisposable
                 // Numbering, serialisation, history and fan-out happen under the stream's lock so
                 // that every subscriber sees one order even with concurrent publishers, and a
                 // subscribe (which takes the same lock) never falls between history and live.
-                var published = envelope with { Seq = stream.LastSeq + 1 };
-                var streamEvent = new StreamEvent(published.Seq!.Value, EnvelopeSerializer.Serialize(published));
+                seq = stream.LastSeq + 1;
+                var streamEvent = new StreamEvent(seq, EnvelopeSerializer.Serialize(envelope, seq));
                 var now = NowMs();
-                stream.LastSeq = published.Seq!.Value;
+                stream.LastSeq = seq;
                 stream.LastActivityMs = now;
                 stream.Append(streamEvent, now, _historySize);
                 stream.TrimOlderThan(now - _historyTtlMs);
                 stream.Deliver(streamEvent);
-                RealtimeMetrics.Published();
-                return ValueTask.FromResult(published);
+                break;
             }
         }
+
+        RealtimeMetrics.Published();
+        return ValueTask.FromResult(envelope with { Seq = seq });
     }
 
     public ValueTask<IAsyncDisposable> SubscribeAsync(string userId, StreamPosition? resumeFrom, IStreamSubscriber subscriber, CancellationToken ct)
@@ -127,16 +129,9 @@ internal sealed class MemoryEventBroker : IEventBroker, IDisposable
     }
 
     private UserStream GetStream(string userId) =>
-        _streams.TryGetValue(userId, out var stream) ? stream : _streams.GetOrAdd(userId, static _ => new UserStream(NewEpoch()));
+        _streams.TryGetValue(userId, out var stream) ? stream : _streams.GetOrAdd(userId, static _ => new UserStream(StreamRecovery.NewEpoch()));
 
     private long NowMs() => _time.GetTimestamp() * 1000 / _time.TimestampFrequency;
-
-    private static string NewEpoch()
-    {
-        Span<byte> bytes = stackalloc byte[9];
-        RandomNumberGenerator.Fill(bytes);
-        return Convert.ToBase64String(bytes).Replace('+', '-').Replace('/', '_');
-    }
 
     private sealed class Subscription(UserStream stream, IStreamSubscriber subscriber) : IAsyncDisposable
     {
@@ -212,32 +207,26 @@ internal sealed class MemoryEventBroker : IEventBroker, IDisposable
 
         public (ResumeOutcome, IReadOnlyList<StreamEvent>) Resume(StreamPosition from)
         {
-            var fromSeq = from.Seq + 1;
-            if (!string.Equals(from.Epoch, Epoch, StringComparison.Ordinal))
+            var plan = StreamRecovery.Plan(Epoch, LastSeq, from);
+            return StreamRecovery.Complete(plan, plan.NeedsHistory ? Tail(plan.Missed) : null);
+        }
+
+        /// <summary>The newest <paramref name="n"/> events in order, or null when the window holds fewer.</summary>
+        private StreamEvent[]? Tail(long n)
+        {
+            if (n > _count)
             {
-                return (new ResumeOutcome(false, fromSeq, LastSeq, 0, ResumeOutcome.EpochChanged), []);
+                return null;
             }
 
-            if (from.Seq > LastSeq)
+            var tail = new StreamEvent[n];
+            var skip = _count - (int)n;
+            for (var i = 0; i < tail.Length; i++)
             {
-                return (new ResumeOutcome(false, fromSeq, LastSeq, 0, ResumeOutcome.AheadOfStream), []);
+                tail[i] = _ring[(_head + skip + i) % _ring.Length];
             }
 
-            var oldestAvailable = _count == 0 ? LastSeq + 1 : _ring[_head].Seq;
-            if (fromSeq < oldestAvailable)
-            {
-                return (new ResumeOutcome(false, fromSeq, LastSeq, 0, ResumeOutcome.OutOfWindow), []);
-            }
-
-            var missed = (int)(LastSeq - from.Seq);
-            var replay = new StreamEvent[missed];
-            var skip = _count - missed;
-            for (var i = 0; i < missed; i++)
-            {
-                replay[i] = _ring[(_head + skip + i) % _ring.Length];
-            }
-
-            return (new ResumeOutcome(true, fromSeq, LastSeq, missed, null), replay);
+            return tail;
         }
 
         public void Deliver(StreamEvent streamEvent)

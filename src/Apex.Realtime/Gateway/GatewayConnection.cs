@@ -16,6 +16,9 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
     private const int InitialReceiveBuffer = 4 * 1024;
 
     private readonly WebSocket _socket;
+
+    // The socket's byte stream when the gateway made it: the send loop corks it to send a batch in one write.
+    private readonly CoalescingStream? _stream;
     private readonly GatewayServices _services;
     private readonly GatewayOptions _options;
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
@@ -35,8 +38,9 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
     // The token the connection was opened (or last renewed) with: its revocation, or its session's, ends the connection.
     private volatile Credential _credential;
 
-    public GatewayConnection(WebSocket socket, string userId, DateTimeOffset? expiresAt, GatewayServices services, string? tokenId = null, string? sessionId = null)
+    public GatewayConnection(WebSocket socket, string userId, DateTimeOffset? expiresAt, GatewayServices services, string? tokenId = null, string? sessionId = null, CoalescingStream? stream = null)
     {
+        _stream = stream;
         _credential = new Credential(tokenId, sessionId);
         _socket = socket;
         _services = services;
@@ -235,7 +239,9 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
         {
             while (await reader.WaitToReadAsync())
             {
+                // One wake drains everything waiting, and the corked stream sends it as one write.
                 var delivered = 0;
+                _stream?.Cork();
                 while (reader.TryRead(out var item))
                 {
                     byte[] frame;
@@ -264,8 +270,14 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
                     }
 
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                    Volatile.Write(ref _lastSendMs, Environment.TickCount64);
                 }
+
+                if (_stream is not null)
+                {
+                    await _stream.UncorkAsync(_discardQueued, CancellationToken.None);
+                }
+
+                Volatile.Write(ref _lastSendMs, Environment.TickCount64);
 
                 if (delivered > 0 && !_discardQueued)
                 {

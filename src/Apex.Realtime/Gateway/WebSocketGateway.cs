@@ -6,6 +6,7 @@ using Apex.Auth.Tokens;
 using Apex.Hosting;
 using Apex.Realtime.Broker;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -69,12 +70,8 @@ internal sealed class WebSocketGateway(
 
         // Never echo the token-bearing entry; select only the literal the client offered.
         var subProtocol = requestedProtocols.Contains(JwtAuthProtocol, StringComparer.Ordinal) ? JwtAuthProtocol : null;
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            SubProtocol = subProtocol,
-            // The protocol's own heartbeat keeps the line alive; a runtime keep-alive would add a timer per socket.
-            KeepAliveInterval = TimeSpan.Zero,
-        });
+        var (accepted, stream) = await AcceptAsync(context, subProtocol);
+        using var socket = accepted;
 
         // The connection outlives the handshake by hours: let go of the token and the principal
         // (and the parsed JWT behind it) that only the handshake needed.
@@ -85,7 +82,7 @@ internal sealed class WebSocketGateway(
             context.Items.Remove(key);
         }
 
-        var connection = new GatewayConnection(socket, userId, validation.ExpiresAt, services, validation.TokenId, validation.SessionId);
+        var connection = new GatewayConnection(socket, userId, validation.ExpiresAt, services, validation.TokenId, validation.SessionId, stream);
         if (!registry.TryAdd(connection))
         {
             await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
@@ -132,6 +129,58 @@ internal sealed class WebSocketGateway(
         }
 
         return TypedResults.Empty;
+    }
+
+    /// <summary>
+    /// Completes the upgrade. An HTTP/1.1 upgrade is answered here (RFC 6455 section 4.2.2, as the
+    /// WebSocket middleware answers it) so that the socket runs over a <see cref="CoalescingStream"/>
+    /// and the send loop can hand a batch of frames to the transport in one write; anything else
+    /// (an HTTP/2 extended CONNECT) goes through the middleware.
+    /// </summary>
+    private static async Task<(WebSocket Socket, CoalescingStream? Stream)> AcceptAsync(HttpContext context, string? subProtocol)
+    {
+        var upgrade = context.Features.Get<IHttpUpgradeFeature>();
+        var key = context.Request.Headers.SecWebSocketKey.ToString();
+        if (upgrade is not { IsUpgradableRequest: true } || key.Length == 0)
+        {
+            var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                SubProtocol = subProtocol,
+                // The protocol's own heartbeat keeps the line alive; a runtime keep-alive would add a timer per socket.
+                KeepAliveInterval = TimeSpan.Zero,
+            });
+            return (socket, null);
+        }
+
+        var headers = context.Response.Headers;
+        headers.Connection = "Upgrade";
+        headers.Upgrade = "websocket";
+        headers.SecWebSocketAccept = AcceptKey(key);
+        if (subProtocol is not null)
+        {
+            headers.SecWebSocketProtocol = subProtocol;
+        }
+
+        // A socket lives for hours: no request timeout applies to it.
+        context.Features.Get<Microsoft.AspNetCore.Http.Timeouts.IHttpRequestTimeoutFeature>()?.DisableTimeout();
+        var stream = new CoalescingStream(await upgrade.UpgradeAsync());
+        var created = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
+        {
+            IsServer = true,
+            SubProtocol = subProtocol,
+            KeepAliveInterval = TimeSpan.Zero,
+        });
+        return (created, stream);
+    }
+
+    /// <summary>Sec-WebSocket-Accept: base64 of the SHA-1 of the client's key and the RFC 6455 GUID.</summary>
+    internal static string AcceptKey(string key)
+    {
+        Span<byte> hash = stackalloc byte[20];
+#pragma warning disable CA5350 // RFC 6455 names SHA-1 for the handshake; it protects nothing secret.
+        System.Security.Cryptography.SHA1.HashData(Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"), hash);
+#pragma warning restore CA5350
+        return Convert.ToBase64String(hash);
     }
 
     private async Task<(AccessTokenValidation? Validation, string Failure)> AuthenticateAsync(string token, CancellationToken ct)

@@ -1,0 +1,322 @@
+using System.Globalization;
+using Apex.Realtime;
+using Apex.Realtime.Broker;
+using StackExchange.Redis;
+using StreamPosition = Apex.Realtime.Broker.StreamPosition;
+
+namespace Apex.Redis;
+
+/// <summary>
+/// This node's view of one user's stream. Every change (a message, a join, a catch-up, a leave)
+/// runs under <see cref="_work"/>, so local subscribers receive events one at a time in seq order
+/// and a join never falls between the replay and the live events.
+/// </summary>
+internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
+{
+    private readonly SemaphoreSlim _work = new(1, 1);
+    private readonly List<Member> _members = [];
+    private ChannelMessageQueue? _queue;
+    private string? _epoch;
+    private long _last;
+    private bool _closed;
+
+    public string? Epoch => Volatile.Read(ref _epoch);
+
+    public sealed class Member(IStreamSubscriber subscriber)
+    {
+        public IStreamSubscriber Subscriber { get; } = subscriber;
+    }
+
+    public async Task<Member?> JoinAsync(IStreamSubscriber subscriber, StreamPosition? resumeFrom, CancellationToken ct)
+    {
+        await _work.WaitAsync(ct);
+        try
+        {
+            if (_closed)
+            {
+                return null;
+            }
+
+            if (_queue is null)
+            {
+                try
+                {
+                    // Subscribe first: whatever is published from now on arrives on the queue and
+                    // waits for _work, so the read below and the live messages overlap, never gap.
+                    _queue = await broker.Redis.Subscriber.SubscribeAsync(RedisChannel.Literal(broker.ChannelName(userId))).WaitAsync(broker.Redis.Timeout, ct);
+                    _queue.OnMessage(OnMessageAsync);
+                    var start = await broker.ReadAsync(userId, long.MaxValue, ct);
+                    _epoch = start.Epoch;
+                    _last = start.Seq;
+                }
+                catch
+                {
+                    await CloseCoreAsync();
+                    throw;
+                }
+            }
+            else
+            {
+                // Messages may still be in flight to this node: bring the channel up to Redis's
+                // position so a resume from a seq another node already delivered is not "ahead".
+                await CatchUpCoreAsync(ct);
+            }
+
+            ResumeOutcome? outcome = null;
+            IReadOnlyList<StreamEvent> replay = [];
+            if (resumeFrom is not null)
+            {
+                (outcome, replay) = await ResumeAsync(resumeFrom, ct);
+                (outcome.Recovered ? RealtimeMetrics.ReplayHits : RealtimeMetrics.ReplayMisses).Inc();
+            }
+
+            var member = new Member(subscriber);
+            subscriber.OnSubscribed(new SubscriptionStart(_epoch!, _last, outcome, replay));
+            lock (_members)
+            {
+                _members.Add(member);
+            }
+
+            return member;
+        }
+        finally
+        {
+            _work.Release();
+        }
+    }
+
+    public async ValueTask LeaveAsync(Member member)
+    {
+        await _work.WaitAsync();
+        try
+        {
+            bool empty;
+            lock (_members)
+            {
+                _members.Remove(member);
+                empty = _members.Count == 0;
+            }
+
+            if (empty && !_closed)
+            {
+                broker.Forget(userId, this);
+                await CloseCoreAsync();
+            }
+        }
+        finally
+        {
+            _work.Release();
+        }
+    }
+
+    public async Task CloseAsync()
+    {
+        await _work.WaitAsync();
+        try
+        {
+            await CloseCoreAsync();
+        }
+        finally
+        {
+            _work.Release();
+        }
+    }
+
+    public async Task LoseAllAsync(string reason)
+    {
+        await _work.WaitAsync();
+        try
+        {
+            LoseAll(reason);
+        }
+        finally
+        {
+            _work.Release();
+        }
+    }
+
+    public async Task CatchUpSafeAsync()
+    {
+        try
+        {
+            await _work.WaitAsync();
+            try
+            {
+                if (!_closed && _queue is not null)
+                {
+                    await CatchUpCoreAsync(CancellationToken.None);
+                }
+            }
+            finally
+            {
+                _work.Release();
+            }
+        }
+        catch (Exception ex) when (RedisEventBroker.IsRedisFailure(ex))
+        {
+            LoseAll("event broker unavailable");
+        }
+    }
+
+    private async Task<(ResumeOutcome, IReadOnlyList<StreamEvent>)> ResumeAsync(StreamPosition from, CancellationToken ct)
+    {
+        var plan = StreamRecovery.Plan(_epoch!, _last, from);
+        if (!plan.NeedsHistory)
+        {
+            return StreamRecovery.Complete(plan, null);
+        }
+
+        var read = await broker.ReadAsync(userId, from.Seq, ct);
+        return StreamRecovery.Complete(plan, string.Equals(read.Epoch, _epoch, StringComparison.Ordinal) ? read.Events : null);
+    }
+
+    private async Task OnMessageAsync(ChannelMessage message)
+    {
+        if (!TryParse(message.Message, out var epoch, out var seq, out var body))
+        {
+            return;
+        }
+
+        await _work.WaitAsync();
+        try
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            if (!string.Equals(epoch, _epoch, StringComparison.Ordinal) || seq > _last + 1)
+            {
+                // A new history, or messages this node missed: Redis has the truth.
+                await CatchUpCoreAsync(CancellationToken.None);
+                return;
+            }
+
+            if (seq <= _last)
+            {
+                return;
+            }
+
+            Deliver(RedisEventBroker.ToStreamEvent(seq, body.Span));
+            _last = seq;
+        }
+        catch (Exception ex) when (RedisEventBroker.IsRedisFailure(ex))
+        {
+            LoseAll("event broker unavailable");
+        }
+        finally
+        {
+            _work.Release();
+        }
+    }
+
+    /// <summary>Delivers what this node missed, or ends the subscriptions if it cannot.</summary>
+    private async Task CatchUpCoreAsync(CancellationToken ct)
+    {
+        var read = await broker.ReadAsync(userId, _last, ct);
+        if (!string.Equals(read.Epoch, _epoch, StringComparison.Ordinal))
+        {
+            LoseAll(ResumeOutcome.EpochChanged);
+            _epoch = read.Epoch;
+            _last = read.Seq;
+            return;
+        }
+
+        if (read.Seq <= _last)
+        {
+            return;
+        }
+
+        var missed = StreamRecovery.Slice(read.Events, _last, read.Seq);
+        if (missed is null)
+        {
+            LoseAll(ResumeOutcome.OutOfWindow);
+        }
+        else
+        {
+            foreach (var e in missed)
+            {
+                Deliver(e);
+            }
+        }
+
+        _last = read.Seq;
+    }
+
+    private void Deliver(StreamEvent streamEvent)
+    {
+        Member[] members;
+        lock (_members)
+        {
+            members = [.. _members];
+        }
+
+        foreach (var member in members)
+        {
+            if (!member.Subscriber.OnEvent(streamEvent))
+            {
+                lock (_members)
+                {
+                    _members.Remove(member);
+                }
+            }
+        }
+    }
+
+    private void LoseAll(string reason)
+    {
+        Member[] members;
+        lock (_members)
+        {
+            members = [.. _members];
+            _members.Clear();
+        }
+
+        foreach (var member in members)
+        {
+            member.Subscriber.OnStreamLost(reason);
+        }
+
+        if (members.Length > 0)
+        {
+            RedisEventBroker.LogSubscriptionsLost(broker.Logger, members.Length, reason);
+        }
+    }
+
+    private async Task CloseCoreAsync()
+    {
+        _closed = true;
+        if (_queue is { } queue)
+        {
+            _queue = null;
+            try
+            {
+                await queue.UnsubscribeAsync().WaitAsync(broker.Redis.Timeout);
+            }
+            catch (Exception ex) when (RedisEventBroker.IsRedisFailure(ex))
+            {
+                // The server drops the subscription with the connection anyway.
+            }
+        }
+    }
+
+    private static bool TryParse(RedisValue value, out string epoch, out long seq, out ReadOnlyMemory<byte> body)
+    {
+        ReadOnlyMemory<byte> raw = (byte[])value!;
+        var span = raw.Span;
+        var first = span.IndexOf((byte)'|');
+        var second = first < 0 ? -1 : span[(first + 1)..].IndexOf((byte)'|');
+        if (first <= 0 || second <= 0
+            || !long.TryParse(span.Slice(first + 1, second), NumberStyles.None, CultureInfo.InvariantCulture, out seq))
+        {
+            epoch = string.Empty;
+            seq = 0;
+            body = default;
+            return false;
+        }
+
+        epoch = System.Text.Encoding.UTF8.GetString(span[..first]);
+        body = raw[(first + second + 2)..];
+        return true;
+    }
+}
