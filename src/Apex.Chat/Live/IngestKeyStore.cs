@@ -119,6 +119,15 @@ public sealed class IngestKeyStore(IServiceScopeFactory scopes, TimeProvider tim
         return await db.IngestKeys.AsNoTracking().AnyAsync(k => k.Id == keyId && k.UserId == userId, ct);
     }
 
+    /// <summary>Revokes a key by id whoever owns it (<c>apex ingest-key revoke</c>); null when there is no such key, else its owner.</summary>
+    public async Task<string?> RevokeAnyAsync(string keyId, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DatasetsDbContext>();
+        var owner = await db.IngestKeys.AsNoTracking().Where(k => k.Id == keyId).Select(k => k.UserId).FirstOrDefaultAsync(ct);
+        return owner is not null && await RevokeAsync(owner, keyId, ct) ? owner : null;
+    }
+
     /// <summary>The caller a key stands for, or null for an unknown or revoked key.</summary>
     internal async Task<IngestCaller?> AuthenticateAsync(string key, CancellationToken ct)
     {
