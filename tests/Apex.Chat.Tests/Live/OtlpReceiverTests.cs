@@ -6,6 +6,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Apex.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Trace.V1;
@@ -292,15 +293,30 @@ public sealed class OtlpReceiverTests : IAsyncLifetime
         await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?>
         {
             ["Live:RequestsPerSecond"] = "0.01",
-            ["Live:Burst"] = "2",
+            ["Live:Burst"] = "3",
+            ["Live:MaxRequestBytes"] = "2048",
         });
         using var alice = await ChatUser.CreateAsync(server);
         var (_, key, _) = await CreateKeyAsync(alice, "bursty");
         var (_, otherKey, _) = await CreateKeyAsync(alice, "calm");
         var body = OtlpJson("svc", Span(DateTimeOffset.UtcNow.AddMinutes(-1), 100, ("gen_ai.request.model", Str("gpt-4o")), ("gen_ai.usage.input_tokens", Int(10)), ("gen_ai.usage.output_tokens", Int(5))));
-        for (var i = 0; i < 2; i++)
+
+        // Over Live:MaxRequestBytes: 413, as sent and as a gzip body that inflates beyond it.
+        var big = OtlpJson("svc", [.. Enumerable.Range(0, 20).Select(_ => Span(DateTimeOffset.UtcNow.AddMinutes(-1), 100, ("gen_ai.request.model", Str("gpt-4o")), ("gen_ai.usage.input_tokens", Int(10)), ("gen_ai.usage.output_tokens", Int(5))))]);
+        Assert.True(big.Length > 2048 && Gzip(big).Length < 2048);
+        using (var tooLarge = await PostAsync(key, big, "application/json", server))
         {
-            using var ok = await PostAsync(key, body, "application/json", server);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        }
+
+        using (var inflated = await Send(server, key, Gzip(big), "application/json", gzip: true))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, inflated.StatusCode);
+        }
+
+        // The two refused bodies spent two of the burst's three requests (the rate counts requests, not rows).
+        using (var ok = await PostAsync(key, body, "application/json", server))
+        {
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         }
 
@@ -316,6 +332,49 @@ public sealed class OtlpReceiverTests : IAsyncLifetime
         // The limit is per key: another key of the same user still sends.
         using var other = await PostAsync(otherKey, body, "application/json", server);
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Concurrent_exports_to_one_key_are_all_stored_and_old_rows_are_dropped_by_retention()
+    {
+        using var alice = await ChatUser.CreateAsync(_server);
+        var (_, key, datasetId) = await CreateKeyAsync(alice, "busy");
+        var now = DateTimeOffset.UtcNow.AddMinutes(-1);
+        string Batch(int n, DateTimeOffset at) => OtlpJson("svc", [.. Enumerable.Range(0, n).Select(i =>
+            Span(at.AddMilliseconds(i), 100, ("gen_ai.request.model", Str("small-2")), ("gen_ai.usage.input_tokens", Int(100)), ("gen_ai.usage.output_tokens", Int(10))))]);
+
+        // 40 days ago: past the default 30-day retention.
+        using (var old = await PostOtlpAsync(_server, key, Batch(3, DateTimeOffset.UtcNow.AddDays(-40))))
+        {
+            Assert.Equal(HttpStatusCode.OK, old.StatusCode);
+        }
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => PostOtlpAsync(_server, key, Batch(5, now))));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        foreach (var r in responses)
+        {
+            r.Dispose();
+        }
+
+        var (_, dataset) = await alice.GetAsync($"/api/datasets/{datasetId}");
+        Assert.Equal(83, dataset.GetProperty("rows").GetInt32());
+
+        // What the hourly retention pass does, run now.
+        var store = _server.Services.GetRequiredService<Apex.Chat.Live.LiveUsageStore>();
+        Assert.Equal(3, await store.DropOlderThanAsync(DateTimeOffset.UtcNow.AddDays(-30), CancellationToken.None));
+        (_, dataset) = await alice.GetAsync($"/api/datasets/{datasetId}");
+        Assert.Equal(80, dataset.GetProperty("rows").GetInt32());
+        Assert.Equal(now.UtcDateTime.Date, DateTimeOffset.Parse(dataset.Str("period_start")!, CultureInfo.InvariantCulture).UtcDateTime.Date);
+
+        // Every stored row is readable, none twice: the agent's loader sees exactly the 80 recent calls.
+        var source = _server.Services.GetRequiredService<Apex.Agents.Data.IUsageDataSource>();
+        var rows = new Apex.Agents.Data.UsageColumns();
+        await foreach (var chunk in source.ReadChunksAsync(alice.Id, datasetId, CancellationToken.None))
+        {
+            rows.AppendEncoded(chunk);
+        }
+
+        Assert.Equal(80, rows.Count);
     }
 
     internal static async Task<(string Id, string Key, string DatasetId)> CreateKeyAsync(ChatUser user, string name)
