@@ -66,7 +66,7 @@ await using (var app = bare.Build())
         throw new InvalidOperationException($"The baseline decoded {decoded} spans of {spans}.");
     }
 
-    results.Add(("bare Kestrel: protobuf decode only (ceiling)", spans, wall, cpu));
+    results.Add(("bare Kestrel, decode only (ceiling)", spans, wall, cpu));
     await app.StopAsync(ct);
 }
 
@@ -101,9 +101,10 @@ await using (var server = await ApexTestServer.StartAsync(new Dictionary<string,
         throw new InvalidOperationException($"Apex stored {stored} rows of {spans} spans.");
     }
 
-    results.Add(("Apex POST /v1/traces (decode, map, price, store in SQLite)", spans, wall, cpu));
+    results.Add(("Apex POST /v1/traces", spans, wall, cpu));
 }
 
+AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 140);
 var table = new Table().AddColumns("target", "spans", "wall s", "CPU s", "spans/s", "spans/s per core (CPU)", "vs ceiling");
 var ceiling = results[0].Spans / results[0].Cpu;
 foreach (var (label, n, wall, cpu) in results)
