@@ -140,7 +140,9 @@ static async Task<(double Wall, double Cpu)> SendAsync(Uri url, string key, int 
                 o.ExportProcessorType = ExportProcessorType.Batch;
                 o.BatchExportProcessorOptions = new BatchExportProcessorOptions<Activity>
                 {
-                    MaxQueueSize = 8192, MaxExportBatchSize = 512, ScheduledDelayMilliseconds = 50,
+                    MaxQueueSize = 8192,
+                    MaxExportBatchSize = 512,
+                    ScheduledDelayMilliseconds = 50,
                 };
             })
             .Build()!;

@@ -111,7 +111,9 @@ internal sealed partial class BudgetEvaluator(IServiceScopeFactory scopes, IServ
         {
             alerts.Add((UsageAlert.BudgetProjected, "", month, New(caller, UsageAlert.BudgetProjected, null, month, now) with
             {
-                BudgetUsd = budget.MonthlyUsd, ProjectedUsd = Round(projected), SpentUsd = Round(spent),
+                BudgetUsd = budget.MonthlyUsd,
+                ProjectedUsd = Round(projected),
+                SpentUsd = Round(spent),
                 Message = Invariant($"{caller.DatasetName}: this month's spend is on course for ${projected:N2}, over its ${budget.MonthlyUsd:N2} budget (${spent:N2} spent in {elapsed} of {daysInMonth} days)."),
             }));
         }
@@ -125,7 +127,9 @@ internal sealed partial class BudgetEvaluator(IServiceScopeFactory scopes, IServ
             {
                 alerts.Add((UsageAlert.FeatureBudgetProjected, feature, month, New(caller, UsageAlert.FeatureBudgetProjected, feature, month, now) with
                 {
-                    BudgetUsd = limit, ProjectedUsd = Round(featureProjected), SpentUsd = Round(featureSpent),
+                    BudgetUsd = limit,
+                    ProjectedUsd = Round(featureProjected),
+                    SpentUsd = Round(featureSpent),
                     Message = Invariant($"{caller.DatasetName}: {feature} is on course for ${featureProjected:N2} this month, over its ${limit:N2} budget (${featureSpent:N2} spent so far)."),
                 }));
             }
@@ -147,7 +151,10 @@ internal sealed partial class BudgetEvaluator(IServiceScopeFactory scopes, IServ
                 var dayText = DateTimeOffset.FromUnixTimeMilliseconds(day * DayMs).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
                 alerts.Add((UsageAlert.DailySpike, "", dayText, New(caller, UsageAlert.DailySpike, null, month, now) with
                 {
-                    SpentUsd = Round(spent), Day = dayText, DayCostUsd = Round(dayCost), BaselineUsd = Round(baseline),
+                    SpentUsd = Round(spent),
+                    Day = dayText,
+                    DayCostUsd = Round(dayCost),
+                    BaselineUsd = Round(baseline),
                     Message = Invariant($"{caller.DatasetName}: spend on {dayText} is ${dayCost:N2}, {dayCost / baseline:0.#}x the ${baseline:N2} a day of its recent days."),
                 }));
             }
@@ -163,7 +170,13 @@ internal sealed partial class BudgetEvaluator(IServiceScopeFactory scopes, IServ
             var json = JsonSerializer.Serialize(alert, ApexJson.Options);
             db.Alerts.Add(new UsageAlertRow
             {
-                Id = alert.Id, UserId = caller.UserId, DatasetId = caller.DatasetId, Kind = kind, Feature = feature, Period = period, Json = json,
+                Id = alert.Id,
+                UserId = caller.UserId,
+                DatasetId = caller.DatasetId,
+                Kind = kind,
+                Feature = feature,
+                Period = period,
+                Json = json,
                 CreatedAtMs = now.ToUnixTimeMilliseconds(),
             });
             try

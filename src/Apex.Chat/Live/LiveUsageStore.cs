@@ -110,8 +110,13 @@ internal sealed partial class LiveUsageStore(IServiceScopeFactory scopes, ILogge
                 var (cMin, cMax) = Range(rows, offset, count);
                 db.Chunks.Add(new DatasetChunk
                 {
-                    DatasetId = caller.DatasetId, Seq = seq++, UserId = caller.UserId, RowCount = count, Data = chunk,
-                    MinTimestampMs = cMin, MaxTimestampMs = cMax,
+                    DatasetId = caller.DatasetId,
+                    Seq = seq++,
+                    UserId = caller.UserId,
+                    RowCount = count,
+                    Data = chunk,
+                    MinTimestampMs = cMin,
+                    MaxTimestampMs = cMax,
                 });
                 bytesAdded += chunk.Length;
                 offset += count;

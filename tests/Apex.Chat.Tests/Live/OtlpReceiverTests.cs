@@ -6,13 +6,13 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Apex.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Google.Protobuf;
-using OpenTelemetry.Proto.Common.V1;
-using OpenTelemetry.Proto.Trace.V1;
+using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Proto.Collector.Trace.V1;
+using OpenTelemetry.Proto.Common.V1;
+using OpenTelemetry.Proto.Trace.V1;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
