@@ -16,7 +16,7 @@ public static class LogEventIds
         // The gateway and the brokers.
         ["Apex.Realtime"] = (3000, 3099),
         ["Apex.Agents"] = (4100, 4199),
-        // Datasets 4200-4299, runs 4300-4399, the rest of Chat from 4400.
+        // Datasets 4200-4299, runs 4300-4399, live usage (OTLP, budgets, alerts, webhooks) 4400-4499.
         ["Apex.Chat"] = (4200, 4499),
         ["apex"] = (5000, 5099),
         ["Apex.Redis"] = (7000, 7099),

@@ -7,6 +7,7 @@ root.Subcommands.Add(MigrateCommand.Create());
 root.Subcommands.Add(CheckConfigCommand.Create());
 root.Subcommands.Add(UserCommands.Create());
 root.Subcommands.Add(KeysCommand.Create());
+root.Subcommands.Add(IngestKeyCommands.Create());
 root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(CatalogCommand.Create());
 

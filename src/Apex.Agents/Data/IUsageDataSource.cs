@@ -18,7 +18,7 @@ public interface IUsageDataSource
     /// </summary>
     IAsyncEnumerable<byte[]> ReadChunksAsync(string userId, string datasetId, CancellationToken ct);
 
-    /// <summary>The user's most recently uploaded dataset, or null when the user has none.</summary>
+    /// <summary>The user's most recent dataset that has rows, or null when the user has none.</summary>
     Task<UsageDatasetInfo?> LatestAsync(string userId, CancellationToken ct);
 }
 
@@ -34,6 +34,9 @@ public sealed record UsageDatasetInfo
     public required IReadOnlyList<string> Warnings { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary><c>upload</c> for an uploaded export, <c>live</c> for the spans an ingest key feeds (docs/spec/rest-api.md).</summary>
+    public string Kind { get; init; } = UsageDatasetKinds.Upload;
+
     /// <summary>The recognised export format's id (docs/spec/usage-imports.md), e.g. <c>apex</c>, <c>litellm_spend_logs</c>.</summary>
     public string SourceFormat { get; init; } = "apex";
 
@@ -48,4 +51,14 @@ public sealed record UsageDatasetInfo
 
     /// <summary>A cost export without tokens or calls: a spend breakdown only, per-call advice needs the usage export.</summary>
     public bool CostOnly { get; init; }
+}
+
+/// <summary>Values of <see cref="UsageDatasetInfo.Kind"/>.</summary>
+public static class UsageDatasetKinds
+{
+    public const string Upload = "upload";
+    public const string Live = "live";
+
+    /// <summary>Days of a live dataset the agent analyses unless the conversation asks for another range.</summary>
+    public const int LiveAnalysisDays = 7;
 }

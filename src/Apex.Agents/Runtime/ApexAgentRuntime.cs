@@ -491,6 +491,21 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                 }
             }
 
+            if (info.Kind == UsageDatasetKinds.Live && Context.Filter is null && Context.Table.Count > 0)
+            {
+                // A live dataset grows for as long as the key is used: its recent days describe the traffic
+                // as it runs now, so the analysis takes the last week of it unless the question names a range.
+                var lastDay = Context.Table.EndMs / 86_400_000;
+                var recent = new RowFilter { From = RowFilter.DayText(lastDay - (UsageDatasetKinds.LiveAnalysisDays - 1)) };
+                var (kept, applied) = recent.Apply(Context.Table, _rt._catalog, ct);
+                if (kept.Count > 0)
+                {
+                    Context.Filter = applied;
+                    Context.Analyzer = new UsageAnalyzer(kept, _rt._catalog, _rt._options.Analysis);
+                    Think(Triage, $"{info.Name} is live usage: I analyse its last {UsageDatasetKinds.LiveAnalysisDays} days ({applied.Description}).");
+                }
+            }
+
             return true;
         }
 

@@ -145,6 +145,14 @@ internal sealed partial class UserAdmin(AuthDbContext db, PasswordService passwo
         return rows;
     }
 
+    /// <summary>The id of the account with this email (or id); null if there is none.</summary>
+    public async Task<string?> FindIdAsync(string emailOrId, CancellationToken ct)
+    {
+        var email = UserRules.NormalizeEmail(emailOrId);
+        var id = emailOrId.Trim();
+        return await db.Users.AsNoTracking().Where(u => u.Email == email || u.Id == id).Select(u => u.Id).FirstOrDefaultAsync(ct);
+    }
+
     /// <summary>Disables an account and ends its sessions; null if there is no such account.</summary>
     public async Task<(string UserId, int SessionsEnded)?> DisableAsync(string emailOrId, CancellationToken ct)
     {

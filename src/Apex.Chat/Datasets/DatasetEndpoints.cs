@@ -38,11 +38,14 @@ public sealed record DatasetResponse
     public required bool Aggregated { get; init; }
     public required bool CostOnly { get; init; }
 
+    /// <summary><c>upload</c>, or <c>live</c> for a dataset an ingest key feeds.</summary>
+    public required string Kind { get; init; }
+
     internal static DatasetResponse From(UsageDatasetInfo d) => new()
     {
         Id = d.Id, Name = d.Name, Rows = d.Rows, Columns = d.Columns, PeriodStart = d.PeriodStart, PeriodEnd = d.PeriodEnd,
         Warnings = d.Warnings, CreatedAt = d.CreatedAt, SourceFormat = d.SourceFormat, SourceFormatName = d.SourceFormatName,
-        Calls = d.Calls, Aggregated = d.Aggregated, CostOnly = d.CostOnly,
+        Calls = d.Calls, Aggregated = d.Aggregated, CostOnly = d.CostOnly, Kind = d.Kind,
     };
 }
 

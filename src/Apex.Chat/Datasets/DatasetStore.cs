@@ -33,7 +33,8 @@ internal sealed class DatasetStore(IServiceScopeFactory scopes, TimeProvider tim
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DatasetsDbContext>();
         // Ids are time-sortable: they break ties between uploads of the same millisecond.
-        var row = await db.Datasets.AsNoTracking().Where(d => d.UserId == userId)
+        // A live dataset that has received nothing yet is no data to analyse.
+        var row = await db.Datasets.AsNoTracking().Where(d => d.UserId == userId && d.Rows > 0)
             .OrderByDescending(d => d.CreatedAtMs).ThenByDescending(d => d.Id).FirstOrDefaultAsync(ct);
         return row is null ? null : ToInfo(row);
     }
@@ -133,5 +134,6 @@ internal sealed class DatasetStore(IServiceScopeFactory scopes, TimeProvider tim
         Calls = d.Calls,
         Aggregated = d.Aggregated,
         CostOnly = d.CostOnly,
+        Kind = d.Kind,
     };
 }

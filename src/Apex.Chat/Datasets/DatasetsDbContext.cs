@@ -32,6 +32,9 @@ internal sealed class Dataset
     public long Calls { get; set; }
     public bool Aggregated { get; set; }
     public bool CostOnly { get; set; }
+
+    /// <summary><c>upload</c> or <c>live</c> (fed by an ingest key; see <c>Apex.Chat.Live</c>).</summary>
+    public string Kind { get; set; } = Agents.Data.UsageDatasetKinds.Upload;
 }
 
 /// <summary>Up to 65,536 rows in the compressed column format of <c>UsageColumns</c>.</summary>
@@ -44,12 +47,20 @@ internal sealed class DatasetChunk
     public required string UserId { get; set; }
     public int RowCount { get; set; }
     public required byte[] Data { get; set; }
+
+    /// <summary>Oldest and newest row (Unix ms) of a live dataset's chunk: retention drops old chunks without decoding them.</summary>
+    public long? MinTimestampMs { get; set; }
+    public long? MaxTimestampMs { get; set; }
 }
 
 internal sealed class DatasetsDbContext(DbContextOptions<DatasetsDbContext> options) : DbContext(options)
 {
     public DbSet<Dataset> Datasets => Set<Dataset>();
     public DbSet<DatasetChunk> Chunks => Set<DatasetChunk>();
+    public DbSet<Live.IngestKey> IngestKeys => Set<Live.IngestKey>();
+    public DbSet<Live.LiveDailyCost> LiveDailyCosts => Set<Live.LiveDailyCost>();
+    public DbSet<Live.DatasetBudget> Budgets => Set<Live.DatasetBudget>();
+    public DbSet<Live.UsageAlertRow> Alerts => Set<Live.UsageAlertRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -62,6 +73,7 @@ internal sealed class DatasetsDbContext(DbContextOptions<DatasetsDbContext> opti
             e.Property(x => x.Name).HasMaxLength(DatasetLimits.MaxNameLength);
             e.Property(x => x.SourceFormat).HasMaxLength(64).HasDefaultValue("apex");
             e.Property(x => x.SourceFormatName).HasMaxLength(128).HasDefaultValue("Apex usage columns");
+            e.Property(x => x.Kind).HasMaxLength(16).HasDefaultValue(Agents.Data.UsageDatasetKinds.Upload);
             // The list query: the caller's datasets, newest first (ids are time-sortable).
             e.HasIndex(x => new { x.UserId, x.Id });
         });
@@ -74,6 +86,8 @@ internal sealed class DatasetsDbContext(DbContextOptions<DatasetsDbContext> opti
             e.Property(x => x.UserId).HasMaxLength(64);
             e.HasOne<Dataset>().WithMany().HasForeignKey(x => x.DatasetId).OnDelete(DeleteBehavior.Cascade);
         });
+
+        Live.LiveModel.Configure(modelBuilder);
     }
 }
 

@@ -1,4 +1,5 @@
 using Apex.Agents.Data;
+using Apex.Chat.Live;
 using Apex.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -18,6 +19,8 @@ public static class DatasetsModule
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DatasetStore>();
         services.AddSingleton<IUsageDataSource>(sp => sp.GetRequiredService<DatasetStore>());
+        // Live datasets are datasets fed by ingest keys: registered and mapped with the dataset routes.
+        builder.AddApexLive();
         return builder;
     }
 
@@ -25,6 +28,7 @@ public static class DatasetsModule
     public static IEndpointRouteBuilder MapApexDatasets(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapDatasetRoutes();
+        endpoints.MapApexLive();
         return endpoints;
     }
 }

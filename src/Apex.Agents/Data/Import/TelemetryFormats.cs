@@ -44,16 +44,14 @@ internal sealed class LangfuseFormat : IUsageFormat
 }
 
 /// <summary>
-/// OpenTelemetry GenAI spans in an OTLP JSON file (<c>resourceSpans/scopeSpans/spans</c>): the span's
-/// <c>gen_ai.*</c> attributes, its duration, status code 2 = error, the resource's <c>service.name</c>
-/// as the feature. Spans without GenAI usage (HTTP, DB…) are left out silently.
+/// OpenTelemetry GenAI spans, from an OTLP JSON file (<c>resourceSpans/scopeSpans/spans</c>) or the live
+/// OTLP receiver: the span's <c>gen_ai.*</c> attributes, its duration, status code 2 = error, the
+/// resource's <c>service.name</c> (or another attribute) as the feature. Spans without GenAI usage
+/// (HTTP, DB…) are left out silently.
 /// </summary>
-internal sealed class OtelGenAiFormat : IUsageFormat
+internal sealed class OtelGenAiFormat(string? featureAttribute = null, string? promptHashAttribute = null) : IUsageFormat
 {
-    /// <summary>Names <see cref="OtlpSource"/> gives the span's own fields next to its attributes.</summary>
-    public const string Start = "otlp.start_ms", End = "otlp.end_ms", Status = "otlp.status_code", SpanName = "otlp.name";
-
-    public string Id => "otel_genai_spans";
+    public string Id => OtlpSpans.FormatId;
     public string Name => "OpenTelemetry GenAI spans (OTLP JSON)";
 
     public bool Recognises(IReadOnlySet<string> keys) => keys.Contains("resourcespans");
@@ -69,7 +67,7 @@ internal sealed class OtelGenAiFormat : IUsageFormat
             return false;
         }
 
-        if (!r.TryTime(Start, out row.TimestampMs, out skip)
+        if (!r.TryTime(OtlpSpans.Start, out row.TimestampMs, out skip)
             || !r.TryCountOf(out row.InputTokens, out skip, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
             || !r.TryCountOf(out row.OutputTokens, out skip, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
             || !r.TryCountOf(out row.CacheReadTokens, out skip, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
@@ -89,16 +87,44 @@ internal sealed class OtelGenAiFormat : IUsageFormat
             row.InputTokens += row.CacheReadTokens + row.CacheWriteTokens;
         }
 
-        if (UsageValues.TryParseTimestamp(r.Get(End), out var end) && end >= row.TimestampMs && end - row.TimestampMs < int.MaxValue)
+        if (UsageValues.TryParseTimestamp(r.Get(OtlpSpans.End), out var end) && end >= row.TimestampMs && end - row.TimestampMs < int.MaxValue)
         {
             row.LatencyMs = (int)(end - row.TimestampMs);
         }
 
-        var status = r.Get(Status)?.Trim();
+        var status = r.Get(OtlpSpans.Status)?.Trim();
         row.Error = status is "2" or "STATUS_CODE_ERROR" || r.Get("error.type") is not null;
-        row.Feature = r.First("service.name", SpanName);
+        row.Feature = (featureAttribute is null ? null : r.First(featureAttribute)) ?? r.First("service.name", OtlpSpans.SpanName);
+        if (promptHashAttribute is not null && r.First(promptHashAttribute) is { } hash)
+        {
+            row.PromptHash = UsageValues.Hash(hash);
+        }
+
         return true;
     }
+}
+
+/// <summary>
+/// The one mapping from an OTLP span to a usage row, shared by the OTLP JSON file import and the live
+/// OTLP receiver: each container puts the span's attributes (the resource's first, the span's over
+/// them) and its own fields under the names below into an <see cref="IUsageRecord"/>, and
+/// <see cref="Reader"/> reads it.
+/// </summary>
+public static class OtlpSpans
+{
+    /// <summary>Names the span's own fields take next to its attributes (values as OTLP writes them: nanoseconds, status code).</summary>
+    public const string Start = "otlp.start_ms", End = "otlp.end_ms", Status = "otlp.status_code", SpanName = "otlp.name";
+
+    public const string FormatId = "otel_genai_spans";
+
+    /// <summary>
+    /// The span reader: <see cref="IUsageFormat.TryRead"/> is false with a null reason for a span that is
+    /// no GenAI call (ignored), false with a reason for a GenAI span that cannot be used (rejected).
+    /// <paramref name="featureAttribute"/> is read for the feature before <c>service.name</c>;
+    /// <paramref name="promptHashAttribute"/> carries a prompt hash when set.
+    /// </summary>
+    public static IUsageFormat Reader(string? featureAttribute = null, string? promptHashAttribute = null) =>
+        new OtelGenAiFormat(featureAttribute, promptHashAttribute);
 }
 
 /// <summary>

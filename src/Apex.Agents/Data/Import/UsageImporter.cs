@@ -27,7 +27,7 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
 
     private static readonly IUsageFormat OpenAiApi = new OpenAiUsageApiFormat();
     private static readonly IUsageFormat AnthropicApi = new AnthropicUsageApiFormat();
-    private static readonly IUsageFormat Otel = new OtelGenAiFormat();
+    private static readonly IUsageFormat Otel = OtlpSpans.Reader();
     private static readonly string[] ApexRequired = ["timestamp", "model", "input_tokens", "output_tokens"];
 
     /// <summary>A compressed upload may inflate to this many bytes unless the caller says otherwise.</summary>
@@ -453,23 +453,23 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
                     AddAttributes(span, values);
                     if (span.TryGetProperty("startTimeUnixNano", out var start) && JsonPaths.Text(start) is { } s)
                     {
-                        values[OtelGenAiFormat.Start] = s;
+                        values[OtlpSpans.Start] = s;
                     }
 
                     if (span.TryGetProperty("endTimeUnixNano", out var end) && JsonPaths.Text(end) is { } e)
                     {
-                        values[OtelGenAiFormat.End] = e;
+                        values[OtlpSpans.End] = e;
                     }
 
                     if (span.TryGetProperty("name", out var name) && JsonPaths.Text(name) is { } spanName)
                     {
-                        values[OtelGenAiFormat.SpanName] = spanName;
+                        values[OtlpSpans.SpanName] = spanName;
                     }
 
                     if (span.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.Object && status.TryGetProperty("code", out var code)
                         && JsonPaths.Text(code) is { } c)
                     {
-                        values[OtelGenAiFormat.Status] = c;
+                        values[OtlpSpans.Status] = c;
                     }
 
                     Read(builder, Otel, new DictionaryRecord(values), n, "span");
