@@ -320,6 +320,8 @@ internal sealed class RunExecutor(
         var started = time.GetTimestamp();
         ChatMetrics.RunsActive.Inc();
         var state = new RunState(active, time.GetUtcNow());
+        using var span = RunTelemetry.Start(active);
+        state.Trace = span?.Context;
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -349,6 +351,7 @@ internal sealed class RunExecutor(
             ChatMetrics.RunsFinished.WithLabels(state.FinalStatus).Inc();
             ChatMetrics.RunDuration.WithLabels(state.FinalStatus).Observe(elapsed.TotalSeconds);
             Log.RunFinished(logger, active.RunId, state.FinalStatus, (long)elapsed.TotalMilliseconds);
+            RunTelemetry.Finish(span, state.FinalStatus);
             registry.Remove(active);
         }
     }
@@ -395,6 +398,8 @@ internal sealed class RunExecutor(
             History = history,
             LastReport = last?.Report is { } lastReport ? ChatMapping.ParseElement(lastReport) : null,
             LastReportRunId = last?.Id,
+            // The agent works on tasks of its own: its spans hang under the run's by this, not by ambient context.
+            TraceParent = state.Trace,
         };
 
         var token = active.Cancellation.Token;
@@ -701,6 +706,7 @@ internal sealed class RunExecutor(
         public List<(string CallId, string ToolName, string Agent)> OpenTools { get; } = [];
         public StringBuilder Answer { get; } = new();
         public string FinalStatus { get; set; } = RunStatus.Failed;
+        public ActivityContext? Trace { get; set; }
     }
 
     private enum OutcomeKind
