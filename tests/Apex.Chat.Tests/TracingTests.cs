@@ -88,6 +88,17 @@ public sealed class TracingTests
         Assert.All(trace.Where(s => s != run), s => Assert.Contains(s.ParentSpanId, ids));
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector/v1/traces")]
+    [InlineData("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]
+    public async Task A_wrong_otlp_setting_fails_the_start_naming_its_key(string key, string value)
+    {
+        var settings = new Dictionary<string, string?> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4318", [key] = value };
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ApexTestServer.StartAsync(settings));
+        Assert.StartsWith(key + " must be", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Without_an_otlp_endpoint_nothing_listens()
     {

@@ -14,6 +14,7 @@ public static class Tracing
 {
     public const string EndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
     public const string TracesEndpointKey = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    public const string ProtocolKey = "OTEL_EXPORTER_OTLP_PROTOCOL";
     public const string TracesProtocolKey = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
     public const string TracesHeadersKey = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
     public const string ServiceNameKey = "OTEL_SERVICE_NAME";
@@ -32,6 +33,11 @@ public static class Tracing
             return builder;
         }
 
+        // A wrong value fails the start (and `apex check-config`) naming its key, instead of spans silently going nowhere.
+        RequireHttpUrl(configuration, EndpointKey);
+        RequireHttpUrl(configuration, TracesEndpointKey);
+        RequireProtocol(configuration, ProtocolKey);
+        RequireProtocol(configuration, TracesProtocolKey);
         var serviceName = configuration[ServiceNameKey] is { Length: > 0 } name ? name : DefaultServiceName;
         var version = typeof(Tracing).Assembly.GetName().Version?.ToString();
         builder.Services.AddOpenTelemetry()
@@ -54,24 +60,34 @@ public static class Tracing
     {
         if (configuration[TracesProtocolKey] is { Length: > 0 } protocol)
         {
-            options.Protocol = protocol.Trim() switch
-            {
-                "grpc" => OtlpExportProtocol.Grpc,
-                "http/protobuf" => OtlpExportProtocol.HttpProtobuf,
-                _ => throw new InvalidOperationException($"{TracesProtocolKey} must be grpc or http/protobuf."),
-            };
+            options.Protocol = protocol.Trim() == "grpc" ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
         }
 
         if (configuration[TracesEndpointKey] is { Length: > 0 } endpoint)
         {
-            options.Endpoint = Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
-                ? uri
-                : throw new InvalidOperationException($"{TracesEndpointKey} must be an absolute http(s) URL.");
+            options.Endpoint = new Uri(endpoint.Trim(), UriKind.Absolute);
         }
 
         if (configuration[TracesHeadersKey] is { Length: > 0 } headers)
         {
             options.Headers = headers;
+        }
+    }
+
+    private static void RequireHttpUrl(IConfiguration configuration, string key)
+    {
+        if (configuration[key] is { Length: > 0 } value
+            && !(Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+        {
+            throw new InvalidOperationException($"{key} must be an absolute http(s) URL such as http://collector:4318.");
+        }
+    }
+
+    private static void RequireProtocol(IConfiguration configuration, string key)
+    {
+        if (configuration[key] is { Length: > 0 } value && value.Trim() is not ("grpc" or "http/protobuf"))
+        {
+            throw new InvalidOperationException($"{key} must be grpc or http/protobuf.");
         }
     }
 
