@@ -14,7 +14,7 @@ internal static class RealtimeTelemetry
     /// <summary>A connection's span, child of the upgrade request's; it lasts as long as the socket.</summary>
     public static Activity? StartSession(string connectionId, string userId) =>
         Source.HasListeners()
-            ? Source.StartActivity(ActivityKind.Server, default(ActivityContext),
+            ? Source.StartActivity(ActivityKind.Internal, default(ActivityContext),
                 [new("apex.connection_id", connectionId), new("apex.user_id", userId)], name: "ws.session")
             : null;
 }
