@@ -39,6 +39,7 @@ export function ChatApp({ config }: { config: BootConfig }) {
   const [attachments, setAttachments] = useState<Record<string, Dataset>>({});
   const [panel, setPanel] = useState(false);
   const [settings, setSettings] = useState(false);
+  const settingsButton = useRef<HTMLButtonElement>(null);
   const alerts = useUsageAlerts();
   const [banner, setBanner] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
@@ -190,6 +191,7 @@ export function ChatApp({ config }: { config: BootConfig }) {
             aria-expanded={settings}
             aria-controls="usage-settings"
             data-testid="open-usage-settings"
+            ref={settingsButton}
             onClick={() => {
               if (!settings) void alerts.reload();
               setSettings(!settings);
@@ -220,7 +222,15 @@ export function ChatApp({ config }: { config: BootConfig }) {
         />
         {settings && (
           <div id="usage-settings">
-            <UsageSettings origin={location.origin} alerts={alerts.alerts} alertsError={alerts.error} onClose={() => setSettings(false)} />
+            <UsageSettings
+              origin={location.origin}
+              alerts={alerts.alerts}
+              alertsError={alerts.error}
+              onClose={() => {
+                setSettings(false);
+                settingsButton.current?.focus();
+              }}
+            />
           </div>
         )}
         <MessageList turns={turns} onAsk={(q) => void send(q)} askDisabled={sending || !!activeRun} />
