@@ -25,8 +25,6 @@ internal static class RealtimeTelemetry
 /// </summary>
 internal sealed class TracedEventBroker(IEventBroker inner) : IEventBroker, IHealthCheck
 {
-    public IEventBroker Inner => inner;
-
     public ValueTask<EventEnvelope> PublishAsync(string userId, EventEnvelope envelope, CancellationToken ct)
     {
         if (!RealtimeTelemetry.Source.HasListeners())
