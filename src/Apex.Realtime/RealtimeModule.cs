@@ -30,13 +30,13 @@ public static class RealtimeModule
         services.AddSingleton<IEventBroker>(sp =>
         {
             var provider = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Provider;
-            return provider.ToLowerInvariant() switch
+            return new TracedEventBroker(provider.ToLowerInvariant() switch
             {
                 BrokerOptions.MemoryProvider => sp.GetRequiredService<MemoryEventBroker>(),
                 BrokerOptions.RedisProvider => sp.GetKeyedService<IEventBroker>(BrokerOptions.RedisProvider)
                     ?? throw new InvalidOperationException("Broker:Provider 'redis' needs Redis:Configuration and the Redis module."),
                 _ => throw new InvalidOperationException($"Broker:Provider '{provider}' is not supported; use one of: {string.Join(", ", BrokerOptions.KnownProviders)}."),
-            };
+            });
         });
 
         services.AddSingleton<GatewayServices>();

@@ -50,6 +50,8 @@ public static class ApexHost
 
         // After the modules: with Redis configured it replaces single-node services (broker, revocations, run registry).
         builder.AddApexRedis();
+        // Off unless an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT and friends).
+        builder.AddApexTracing();
 
         configure?.Invoke(builder);
 

@@ -83,12 +83,14 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
         private readonly ChannelWriter<AgentEvent> _events;
         private readonly Dictionary<string, int> _steps = [];
         private readonly string _messageId = ApexIds.New(ApexIds.Message);
+        private readonly ActivityContext _trace;
         private int _toolCalls;
 
         public Run(ApexAgentRuntime runtime, AgentRunRequest request, ChannelWriter<AgentEvent> events)
         {
             _rt = runtime;
             _events = events;
+            _trace = request.TraceParent ?? Activity.Current?.Context ?? default;
             Context = new RunContext { Request = request, Catalog = runtime._catalog, Options = runtime._options.Analysis };
         }
 
@@ -134,6 +136,7 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
             var tool = _rt._tools[toolName];
             var id = $"call_{Interlocked.Increment(ref _toolCalls):D3}";
             Emit(AgentEvent.ToolExecuting(tool.Agent, id, tool.Name, arguments));
+            using var span = AgentTelemetry.StartTool(tool.Name, tool.Agent, id, _trace);
             var watch = Stopwatch.StartNew();
             try
             {
@@ -147,6 +150,7 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
             }
             catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException or JsonException or OverflowException)
             {
+                span?.SetStatus(ActivityStatusCode.Error, e.Message);
                 Emit(AgentEvent.ToolCompleted(tool.Agent, id, tool.Name, null, watch.ElapsedMilliseconds, ok: false, error: e.Message));
                 LastToolError = e.Message;
                 return null;
@@ -160,10 +164,18 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
         public async Task<T> SubAgentAsync<T>(string agent, string message, Func<Task<(T Value, object Result)>> body)
         {
             Emit(AgentEvent.Started(agent, message, AgentEvent.TopAgent));
+            using var span = AgentTelemetry.StartAgent(agent, _trace);
             var watch = Stopwatch.StartNew();
-            var (value, result) = await body();
-            Emit(AgentEvent.Completed(agent, "completed", result, watch.ElapsedMilliseconds));
-            return value;
+            try
+            {
+                var (value, result) = await body();
+                Emit(AgentEvent.Completed(agent, "completed", result, watch.ElapsedMilliseconds));
+                return value;
+            }
+            catch (Exception e) when (AgentTelemetry.Failed(span, e))
+            {
+                throw;
+            }
         }
 
         public async Task ExecuteAsync(CancellationToken ct)

@@ -32,6 +32,9 @@ public sealed record AgentRunRequest
 
     /// <summary>The run that produced <see cref="LastReport"/>.</summary>
     public string? LastReportRunId { get; init; }
+
+    /// <summary>The run's span: the parent of the agent's spans (null when tracing is off).</summary>
+    public System.Diagnostics.ActivityContext? TraceParent { get; init; }
 }
 
 public sealed record ChatTurn(string Role, string Content);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Apex.Agents.Runtime;
@@ -116,6 +117,8 @@ internal sealed class RunDriver(
         var started = time.GetTimestamp();
         ChatMetrics.RunsActive.Inc();
         var state = new RunState(active, time.GetUtcNow());
+        using var span = RunTelemetry.Start(active);
+        state.Trace = span?.Context;
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -145,6 +148,7 @@ internal sealed class RunDriver(
             ChatMetrics.RunsFinished.WithLabels(state.FinalStatus).Inc();
             ChatMetrics.RunDuration.WithLabels(state.FinalStatus).Observe(elapsed.TotalSeconds);
             Log.RunFinished(logger, active.RunId, state.FinalStatus, (long)elapsed.TotalMilliseconds);
+            RunTelemetry.Finish(span, state.FinalStatus);
             registry.Remove(active);
         }
     }
@@ -191,6 +195,8 @@ internal sealed class RunDriver(
             History = history,
             LastReport = last?.Report is { } lastReport ? ChatMapping.ParseElement(lastReport) : null,
             LastReportRunId = last?.Id,
+            // The agent works on tasks of its own: its spans hang under the run's by this, not by ambient context.
+            TraceParent = state.Trace,
         };
 
         var token = active.Cancellation.Token;
@@ -447,6 +453,7 @@ internal sealed class RunDriver(
         public List<(string CallId, string ToolName, string Agent)> OpenTools { get; } = [];
         public StringBuilder Answer { get; } = new();
         public string FinalStatus { get; set; } = RunStatus.Failed;
+        public ActivityContext? Trace { get; set; }
     }
 
     private enum OutcomeKind

@@ -90,6 +90,7 @@ internal sealed class WebSocketGateway(
         }
 
         GatewayLog.Opened(logger, connection.Id, connection.UserId);
+        using var session = RealtimeTelemetry.StartSession(connection.Id, connection.UserId);
         try
         {
             if (connection.IsClosing)

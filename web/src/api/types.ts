@@ -91,6 +91,63 @@ export interface Dataset {
   /** Rows are buckets of several calls: no per-call statistics. */
   aggregated?: boolean;
   cost_only?: boolean;
+  /** `live`: fed by an ingest key over OTLP; `upload`: a file. */
+  kind?: 'upload' | 'live' | (string & {});
+}
+
+/** An ingest key as listed (GET /api/ingest-keys): the secret itself is never listed. */
+export interface IngestKey {
+  id: string;
+  name: string;
+  /** First 12 characters of the key, to recognise it. */
+  key_prefix: string;
+  dataset_id: string;
+  created_at: string;
+  last_used_at?: string | null;
+  revoked_at?: string | null;
+}
+
+/** The answer of POST /api/ingest-keys: the only time `key` is shown. */
+export interface CreatedIngestKey extends IngestKey {
+  key: string;
+}
+
+/** A live dataset's budget (PUT/GET /api/datasets/{id}/budget). */
+export interface Budget {
+  dataset_id: string;
+  monthly_usd: number;
+  features?: Record<string, number> | null;
+  webhook_url?: string | null;
+  spike_factor?: number | null;
+  /** Only in the PUT answer that newly set a webhook URL. */
+  webhook_secret?: string;
+}
+
+export interface BudgetInput {
+  monthly_usd: number;
+  features?: Record<string, number>;
+  webhook_url?: string;
+  spike_factor?: number;
+}
+
+export type UsageAlertKind = 'budget_projected' | 'feature_budget_projected' | 'daily_spike';
+
+/** A budget or spike alert (GET /api/alerts, the `usage_alert` event, the webhook body). */
+export interface UsageAlert {
+  id: string;
+  dataset_id: string;
+  dataset_name: string;
+  kind: UsageAlertKind | (string & {});
+  feature: string | null;
+  month: string;
+  budget_usd: number | null;
+  projected_usd: number | null;
+  spent_usd: number;
+  day: string | null;
+  day_cost_usd: number | null;
+  baseline_usd: number | null;
+  message: string;
+  created_at: string;
 }
 
 /** 422 problem of an upload no format recognises (code `unrecognized_format`). */
@@ -160,6 +217,7 @@ export type ServerEnvelope =
   | Frame<'ack', { received_type: string; client_id: string }>
   | Frame<'pong' | 'heartbeat', { timestamp: string; server_time: string }>
   | Frame<'thread_created' | 'thread_updated', { thread: Thread }>
+  | Frame<'usage_alert', { alert: UsageAlert }>
   | AgentEnvelope;
 
 export const AGENT_EVENT_TYPES: ReadonlySet<string> = new Set<AgentEnvelope['type']>([
@@ -181,6 +239,7 @@ const SERVER_TYPES: ReadonlySet<string> = new Set<ServerEnvelope['type']>([
   'heartbeat',
   'thread_created',
   'thread_updated',
+  'usage_alert',
   ...(AGENT_EVENT_TYPES as ReadonlySet<AgentEnvelope['type']>),
 ]);
 

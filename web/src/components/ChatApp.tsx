@@ -5,14 +5,17 @@ import { limitsOf } from '../api/limits';
 import { ApiError, session, signOut } from '../api/session';
 import type { Dataset, Message } from '../api/types';
 import { useRunStream } from '../hooks/useRunStream';
+import { useUsageAlerts } from '../hooks/useLiveUsage';
 import { useThreads } from '../hooks/useThreads';
 import type { ConnectionStatus } from '../realtime/socket';
 import { activeRunOfThread, runsOfThread } from '../state/runs';
 import { turnsOf } from '../state/turns';
+import { AlertToasts } from './AlertToasts';
 import { Composer } from './Composer';
 import { DatasetPanel } from './DatasetPanel';
 import { MessageList } from './MessageList';
 import { Sidebar } from './Sidebar';
+import { UsageSettings } from './UsageSettings';
 
 const DRAFT_KEY = 'apex.draft';
 /** Attachment key of the conversation not started yet: the first message moves it to the new thread. */
@@ -35,6 +38,9 @@ export function ChatApp({ config }: { config: BootConfig }) {
   const [draft, setDraft] = useState(() => localStorage.getItem(DRAFT_KEY) ?? '');
   const [attachments, setAttachments] = useState<Record<string, Dataset>>({});
   const [panel, setPanel] = useState(false);
+  const [settings, setSettings] = useState(false);
+  const settingsButton = useRef<HTMLButtonElement>(null);
+  const alerts = useUsageAlerts();
   const [banner, setBanner] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
   const [sidebarOpen, setSidebarOpen] = useState(false);
@@ -52,6 +58,7 @@ export function ChatApp({ config }: { config: BootConfig }) {
       void threads.reload();
       void live.refreshOpenRuns();
     },
+    onUsageAlert: alerts.receive,
   });
   const threads = useThreads({ refreshRuns: live.refreshRuns, onBanner: setBanner });
   const { currentId } = threads;
@@ -178,6 +185,20 @@ export function ChatApp({ config }: { config: BootConfig }) {
             ☰
           </button>
           <h1 className="chat-title">{currentThread?.title || (currentId ? 'Conversation' : 'New conversation')}</h1>
+          <button
+            type="button"
+            className="small"
+            aria-expanded={settings}
+            aria-controls="usage-settings"
+            data-testid="open-usage-settings"
+            ref={settingsButton}
+            onClick={() => {
+              if (!settings) void alerts.reload();
+              setSettings(!settings);
+            }}
+          >
+            Live usage
+          </button>
           <span className={`conn ${live.status}`} role="status" aria-live="polite" data-testid="connection-status" data-status={live.status}>
             <span className="dot" aria-hidden="true" />
             {statusLabel[live.status]}
@@ -189,6 +210,27 @@ export function ChatApp({ config }: { config: BootConfig }) {
             <button type="button" className="icon" aria-label="Dismiss" onClick={() => setBanner(null)}>
               ✕
             </button>
+          </div>
+        )}
+        <AlertToasts
+          toasts={alerts.toasts}
+          onDismiss={alerts.dismiss}
+          onOpen={() => {
+            void alerts.reload();
+            setSettings(true);
+          }}
+        />
+        {settings && (
+          <div id="usage-settings">
+            <UsageSettings
+              origin={location.origin}
+              alerts={alerts.alerts}
+              alertsError={alerts.error}
+              onClose={() => {
+                setSettings(false);
+                settingsButton.current?.focus();
+              }}
+            />
           </div>
         )}
         <MessageList turns={turns} onAsk={(q) => void send(q)} askDisabled={sending || !!activeRun} />

@@ -5,7 +5,8 @@ import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react'
 import type { BootConfig } from '../App';
 import * as chat from '../api/chat';
 import { session } from '../api/session';
-import { isServerEnvelope, type Envelope, type Run, type Thread } from '../api/types';
+import { isServerEnvelope, type Envelope, type Run, type Thread, type UsageAlert } from '../api/types';
+import { alertOfFrame } from '../state/alerts';
 import { RealtimeClient, type ConnectionStatus } from '../realtime/socket';
 import { applyLiveFrame, applyRunEvents, applyRunSnapshot, emptyStream, isTerminal, setEpoch, type StreamState } from '../state/runs';
 
@@ -32,6 +33,8 @@ export interface RunStreamHandlers {
   onError: (message: string) => void;
   /** The server could not replay what was missed (`resumed` with `recovered: false`). */
   onLost: () => void;
+  /** A `usage_alert` event not seen before (a budget or spike alert of a live dataset). */
+  onUsageAlert?: (alert: UsageAlert) => void;
 }
 
 export interface RunStream {
@@ -126,6 +129,14 @@ export function useRunStream(config: BootConfig, handlers: RunStreamHandlers): R
         update((s) => applyLiveFrame(s, f));
         const t = f.payload?.thread;
         if (t && typeof t.id === 'string') handlers.onThread(t);
+        return;
+      }
+      case 'usage_alert': {
+        // On the user's stream like any event: it moves the resume position; a replayed one is not news.
+        const before = streamRef.current;
+        update((s) => applyLiveFrame(s, f));
+        const alert = alertOfFrame(f);
+        if (alert && (streamRef.current !== before || typeof f.seq !== 'number')) handlers.onUsageAlert?.(alert);
         return;
       }
       case 'ack':
