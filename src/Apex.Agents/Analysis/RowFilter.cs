@@ -86,23 +86,7 @@ public sealed record RowFilter
 
             callsKept += rows.Requests[i];
             costKept += cost;
-            kept.Add(new UsageRow
-            {
-                TimestampMs = rows.Timestamp[i],
-                Model = rows.Strings[rows.Model[i]],
-                Feature = rows.Strings[rows.Feature[i]],
-                UserTier = rows.Strings[rows.Tier[i]],
-                InputTokens = rows.Input[i],
-                OutputTokens = rows.Output[i],
-                CachedInputTokens = rows.Cached[i],
-                CacheWriteTokens = rows.CacheWrite[i],
-                ReasoningTokens = rows.Reasoning[i],
-                Requests = rows.Requests[i],
-                LatencyMs = rows.Latency[i],
-                CostUsd = rows.Cost[i],
-                PromptHash = rows.Prompt[i],
-                Flags = rows.Flags[i],
-            });
+            kept.Add(rows.RowAt(i));
         }
 
         var applied = new AppliedFilter

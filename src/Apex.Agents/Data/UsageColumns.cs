@@ -133,6 +133,25 @@ public sealed class UsageColumns
         return index;
     }
 
+    /// <summary>Row <paramref name="i"/> as a <see cref="UsageRow"/>, the inverse of <see cref="Add"/>.</summary>
+    public UsageRow RowAt(int i) => new()
+    {
+        TimestampMs = Timestamp[i],
+        Model = Strings[Model[i]],
+        Feature = Strings[Feature[i]],
+        UserTier = Strings[Tier[i]],
+        InputTokens = Input[i],
+        OutputTokens = Output[i],
+        CachedInputTokens = Cached[i],
+        CacheWriteTokens = CacheWrite[i],
+        ReasoningTokens = Reasoning[i],
+        Requests = Requests[i],
+        LatencyMs = Latency[i],
+        CostUsd = Cost[i],
+        PromptHash = Prompt[i],
+        Flags = Flags[i],
+    };
+
     public void Add(in UsageRow row)
     {
         EnsureCapacity(Count + 1);

@@ -210,7 +210,7 @@ internal sealed partial class LiveUsageStore(IServiceScopeFactory scopes, ILogge
             {
                 if (rows.Timestamp[i] >= cutoffMs)
                 {
-                    kept.Add(RowAt(rows, i));
+                    kept.Add(rows.RowAt(i));
                 }
             }
 
@@ -264,24 +264,6 @@ internal sealed partial class LiveUsageStore(IServiceScopeFactory scopes, ILogge
 
         return count == 0 ? (0, 0) : (min, max);
     }
-
-    private static UsageRow RowAt(UsageColumns rows, int i) => new()
-    {
-        TimestampMs = rows.Timestamp[i],
-        Model = rows.Strings[rows.Model[i]],
-        Feature = rows.Strings[rows.Feature[i]],
-        UserTier = rows.Strings[rows.Tier[i]],
-        InputTokens = rows.Input[i],
-        OutputTokens = rows.Output[i],
-        CachedInputTokens = rows.Cached[i],
-        CacheWriteTokens = rows.CacheWrite[i],
-        ReasoningTokens = rows.Reasoning[i],
-        Requests = rows.Requests[i],
-        LatencyMs = rows.Latency[i],
-        CostUsd = rows.Cost[i],
-        PromptHash = rows.Prompt[i],
-        Flags = rows.Flags[i],
-    };
 
     [LoggerMessage(EventId = 4401, Level = LogLevel.Debug, Message = "Live dataset {DatasetId}: a concurrent writer changed the newest chunk; append attempt {Attempt} starts again")]
     private static partial void LogAppendRetry(ILogger logger, string datasetId, int attempt);
