@@ -45,6 +45,23 @@ public sealed class ApexTestServer : IAsyncDisposable
     /// <summary>ws://host:port, for WebSocket tests.</summary>
     public Uri WebSocketBase => new UriBuilder(BaseAddress) { Scheme = BaseAddress.Scheme == "https" ? "wss" : "ws" }.Uri;
 
+    /// <summary>
+    /// A server priced only by <paramref name="catalogJson"/> (a <c>Catalog:File</c> document with
+    /// <c>Catalog:ReplaceBuiltIn</c>), written into its data directory so that disposing removes it.
+    /// </summary>
+    public static async Task<ApexTestServer> StartWithCatalogAsync(string catalogJson, IDictionary<string, string?>? settings = null)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("apex-test-").FullName;
+        var file = Path.Combine(dataDir, "catalog.json");
+        await File.WriteAllTextAsync(file, catalogJson);
+        var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
+        {
+            ["Catalog:File"] = file,
+            ["Catalog:ReplaceBuiltIn"] = "true",
+        };
+        return await StartAsync(all, dataDir: dataDir);
+    }
+
     /// <param name="settings">Configuration keys, e.g. <c>["Auth:AccessTokenMinutes"] = "1"</c>.</param>
     /// <param name="configure">Service replacements (for example a scripted agent runtime).</param>
     /// <param name="dataDir">Reuse a data directory (restart tests); a new temporary one by default.</param>

@@ -26,21 +26,13 @@ namespace Apex.Chat.Tests.Live;
 public sealed class BudgetAlertTests : IAsyncLifetime
 {
     private ApexTestServer _server = null!;
-    private string _catalogDir = null!;
     private WebApplication _receiver = null!;
     private readonly Channel<(string Body, string Timestamp, string Signature)> _hooks = Channel.CreateUnbounded<(string, string, string)>();
     private int _hookCalls;
 
     public async Task InitializeAsync()
     {
-        _catalogDir = Directory.CreateTempSubdirectory("apex-alert-catalog-").FullName;
-        var file = Path.Combine(_catalogDir, "catalog.json");
-        await File.WriteAllTextAsync(file, OtlpReceiverTests.CatalogJson);
-        _server = await ApexTestServer.StartAsync(new Dictionary<string, string?>
-        {
-            ["Catalog:File"] = file,
-            ["Catalog:ReplaceBuiltIn"] = "true",
-        });
+        _server = await ApexTestServer.StartWithCatalogAsync(OtlpReceiverTests.CatalogJson);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -67,7 +59,6 @@ public sealed class BudgetAlertTests : IAsyncLifetime
         await _receiver.StopAsync();
         await _receiver.DisposeAsync();
         await _server.DisposeAsync();
-        Directory.Delete(_catalogDir, recursive: true);
     }
 
     private Uri ReceiverUrl => new(_receiver.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hook");

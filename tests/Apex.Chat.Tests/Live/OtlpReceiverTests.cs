@@ -36,24 +36,15 @@ public sealed class OtlpReceiverTests : IAsyncLifetime
 
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(40);
     private ApexTestServer _server = null!;
-    private string _catalogDir = null!;
 
     public async Task InitializeAsync()
     {
-        _catalogDir = Directory.CreateTempSubdirectory("apex-live-catalog-").FullName;
-        var file = Path.Combine(_catalogDir, "catalog.json");
-        await File.WriteAllTextAsync(file, CatalogJson);
-        _server = await ApexTestServer.StartAsync(new Dictionary<string, string?>
-        {
-            ["Catalog:File"] = file,
-            ["Catalog:ReplaceBuiltIn"] = "true",
-        });
+        _server = await ApexTestServer.StartWithCatalogAsync(CatalogJson);
     }
 
     public async Task DisposeAsync()
     {
         await _server.DisposeAsync();
-        Directory.Delete(_catalogDir, recursive: true);
     }
 
     internal static decimal Cents(double usd) => Math.Round((decimal)usd, 2, MidpointRounding.AwayFromZero);
