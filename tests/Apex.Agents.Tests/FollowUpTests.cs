@@ -129,6 +129,7 @@ public sealed class FollowUpParserTests
 
     [Theory(Timeout = 10_000)]
     [InlineData("Show me the daily cost trend for faq-bot", "day", "faq-bot", null, null, null)]
+    [InlineData("Show me the daily cost trend for the most expensive feature", "day", "support-chat", null, null, null)]
     [InlineData("hourly cost of big-4 since 2026-11-10", "hour", null, "big-4", "2026-11-10", null)]
     [InlineData("Show the daily cost trend between 2026-11-03 and 2026-11-01", "day", null, null, "2026-11-01", "2026-11-03")]
     [InlineData("cost trend for report-gen last week", "day", "report-gen", null, "2026-11-08", "2026-11-14")]
@@ -147,6 +148,7 @@ public sealed class FollowUpParserTests
 
     [Theory(Timeout = 10_000)]
     [InlineData("Show me the daily cost trend for chatbot", "chatbot")]
+    [InlineData("daily cost trend of our costliest feature", null)]
     [InlineData("daily cost of the feature 'billing-assistant' please", "billing-assistant")]
     [InlineData("Show me the daily cost trend for faq-bot", null)]
     [InlineData("daily trend for the last week", null)]

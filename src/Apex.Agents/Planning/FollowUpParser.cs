@@ -56,7 +56,10 @@ public sealed record FollowUp
 public sealed record FollowUpVocabulary
 {
     public IReadOnlyList<Recommendation> Recommendations { get; init; } = [];
+    /// <summary>The dataset's features, costliest first ("the most expensive feature" is the first).</summary>
     public IReadOnlyList<string> Features { get; init; } = [];
+
+    /// <summary>The dataset's models, costliest first.</summary>
     public IReadOnlyList<string> Models { get; init; } = [];
 
     /// <summary>The data's last day (yyyy-MM-dd): "last week" is the 7 days ending on it.</summary>
@@ -78,6 +81,17 @@ public static partial class FollowUpParser
         var features = FindNames(lower, v.Features);
         var catalogModels = RequestParser.FindModels(lower, catalog);
         var dataModels = FindNames(lower, v.Models);
+
+        // "the most expensive feature", "our top model": the costliest of the data, named.
+        if (Costliest().Match(lower) is { Success: true } costliest && features.Count == 0 && dataModels.Count == 0)
+        {
+            var names = costliest.Groups["kind"].Value == "feature" ? v.Features : v.Models;
+            if (names.FirstOrDefault(n => n != "(none)") is { } top)
+            {
+                (costliest.Groups["kind"].Value == "feature" ? features : dataModels).Add(top);
+            }
+        }
+
         var models = dataModels.Concat(catalogModels.Where(c => dataModels.All(d => !RowFilter.SameModel(c, d, catalog)))).ToList();
         var (from, to) = Range(lower, v.LastDay);
 
@@ -363,6 +377,9 @@ public static partial class FollowUpParser
 
     [GeneratedRegex(@"\b(?:for|of)\s+(?:the\s+|our\s+)?(?:feature\s+|model\s+)?[""'“‘]?([a-z0-9][a-z0-9_.:/-]*)")]
     private static partial Regex TrendScope();
+
+    [GeneratedRegex(@"\b(?:most expensive|most costly|costliest|priciest|biggest|largest|top|highest[- ]cost|highest[- ]spend(?:ing)?)\s+(?<kind>feature|model)\b")]
+    private static partial Regex Costliest();
 
     [GeneratedRegex(@"hourly|per[- ]hour|by hour|each hour|every hour")]
     private static partial Regex Hourly();

@@ -542,19 +542,25 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
         private static FollowUpVocabulary Vocabulary(UsageTable table, OptimizationReport? last)
         {
             var rows = table.Rows;
-            var feature = new bool[rows.Strings.Count];
-            var model = new bool[rows.Strings.Count];
+            // Cost per string id, NaN for an id that is no feature (or no model): names costliest first.
+            var feature = new double[rows.Strings.Count];
+            var model = new double[rows.Strings.Count];
+            Array.Fill(feature, double.NaN);
+            Array.Fill(model, double.NaN);
             for (var i = 0; i < rows.Count; i++)
             {
-                feature[rows.Feature[i]] = true;
-                model[rows.Model[i]] = true;
+                feature[rows.Feature[i]] = (double.IsNaN(feature[rows.Feature[i]]) ? 0 : feature[rows.Feature[i]]) + rows.Cost[i];
+                model[rows.Model[i]] = (double.IsNaN(model[rows.Model[i]]) ? 0 : model[rows.Model[i]]) + rows.Cost[i];
             }
+
+            IReadOnlyList<string> Costliest(double[] cost) =>
+                [.. Enumerable.Range(1, rows.Strings.Count - 1).Where(s => !double.IsNaN(cost[s])).OrderByDescending(s => cost[s]).ThenBy(s => s).Select(table.Text)];
 
             return new FollowUpVocabulary
             {
                 Recommendations = last?.Recommendations ?? [],
-                Features = [.. Enumerable.Range(1, rows.Strings.Count - 1).Where(s => feature[s]).Select(table.Text)],
-                Models = [.. Enumerable.Range(1, rows.Strings.Count - 1).Where(s => model[s]).Select(table.Text)],
+                Features = Costliest(feature),
+                Models = Costliest(model),
                 LastDay = rows.Count == 0 ? null : Analysis.RowFilter.DayText(table.EndMs / 86_400_000),
                 HasReport = last is not null,
             };
