@@ -195,6 +195,8 @@ public sealed partial class BrowserTests
             await Expect(trend.GetByRole(AriaRole.Img)).ToHaveAccessibleNameAsync(new Regex("^Daily cost of support-chat from 2026-11-01 to 2026-11-07"));
             await Expect(second.GetByTestId("follow-ups").GetByRole(AriaRole.Button)).ToHaveTextAsync([ContractAgent.WhatIfQuestion]);
             await Expect(page.GetByTestId("follow-ups")).ToHaveCountAsync(1);
+            // The conversation followed the question down to its answer.
+            await Expect(second.GetByTestId("follow-ups")).ToBeInViewportAsync();
 
             // After a reload both come back from the server.
             await page.ReloadAsync();
@@ -244,6 +246,15 @@ public sealed partial class BrowserTests
             await Expect(answer).ToHaveAttributeAsync("data-phase", "completed", new() { Timeout = 60_000 });
             await Expect(answer.GetByTestId("answer")).Not.ToBeEmptyAsync();
             await Expect(page.GetByTestId("thread-item")).ToHaveCountAsync(1);
+
+            // A reader who scrolled back to the plan and types the next question sees it answered below.
+            await page.GetByTestId("messages").EvaluateAsync("el => { el.scrollTop = 0; }");
+            await SendAsync(page, "Show me the daily cost trend for the most expensive feature");
+            await Expect(page.Locator("article[data-run]")).ToHaveCountAsync(3, new() { Timeout = 60_000 });
+            var third = page.Locator("article[data-run]").Last;
+            await Expect(third).ToHaveAttributeAsync("data-phase", "completed", new() { Timeout = 60_000 });
+            await Expect(third.GetByTestId("answer")).ToContainTextAsync("Daily cost of feature");
+            await Expect(third.GetByTestId("follow-ups")).ToBeInViewportAsync();
         });
         Directory.Delete(dir, recursive: true);
     }

@@ -9,15 +9,47 @@ import { RunBlock } from './RunBlock';
  */
 export function MessageList({ turns, onAsk, askDisabled }: { turns: Turn[]; onAsk: (q: string) => void; askDisabled: boolean }) {
   const listRef = useRef<HTMLDivElement>(null);
-  const growth = turns.reduce((n, t) => n + 1 + (t.run ? t.run.answer.length + t.run.timeline.length : 0), 0);
+  // Whether the reader is at the bottom, as of their last scroll: measured after an update it would
+  // be wrong, since one update (a report with its chart) can grow the list by more than a screen.
+  const atBottom = useRef(true);
+  const lastTop = useRef(0);
+  const growth = turns.reduce((n, t) => n + 1 + (t.run ? t.run.answer.length + t.run.timeline.length + (t.run.report ? 1 : 0) : 0), 0);
+  // The reader's own new question brings the list to the bottom wherever they had scrolled to.
+  const asked = turns.filter((t) => t.message && !t.run).length;
+  const lastAsked = useRef(asked);
   useEffect(() => {
     const el = listRef.current;
     if (!el) return;
-    if (el.scrollHeight - el.scrollTop - el.clientHeight < 200) el.scrollTop = el.scrollHeight;
-  }, [growth]);
+    if (asked > lastAsked.current) atBottom.current = true;
+    lastAsked.current = asked;
+    if (atBottom.current) el.scrollTop = el.scrollHeight;
+  }, [growth, asked]);
+  // The turns also grow between updates of their own (a chart laid out, suggestions shown at
+  // the end): while the reader is at the bottom, it stays in view.
+  useEffect(() => {
+    const el = listRef.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    for (const child of Array.from(el.children)) observer.observe(child);
+    return () => observer.disconnect();
+  }, [growth, turns.length]);
 
   return (
-    <div className="messages" ref={listRef} data-testid="messages">
+    <div
+      className="messages"
+      ref={listRef}
+      data-testid="messages"
+      onScroll={(e) => {
+        // A scroll event arrives a frame late, when the list may have grown again: only a move up is
+        // the reader leaving the bottom; reaching it again re-pins.
+        const el = e.currentTarget;
+        if (el.scrollHeight - el.scrollTop - el.clientHeight < 80) atBottom.current = true;
+        else if (el.scrollTop < lastTop.current) atBottom.current = false;
+        lastTop.current = el.scrollTop;
+      }}
+    >
       {turns.length === 0 && (
         <div className="empty">
           <h2>What would you like to optimise?</h2>
