@@ -204,7 +204,10 @@ internal sealed class MemoryPeak : IDisposable
                 _managed = Math.Max(_managed, GC.GetTotalMemory(false));
                 Thread.Sleep(5);
             }
-        }) { IsBackground = true };
+        })
+        {
+            IsBackground = true,
+        };
         _thread.Start();
     }
 
