@@ -34,8 +34,10 @@ done
 # each run 5 agent runs while the sockets drop and resume and the node restarts halfway, on SQLite
 # (one node) and on PostgreSQL + Redis (two nodes); it exits non-zero on any violation. The soak's
 # clients share the process with the servers, so the thread pool minimum is raised (--min-threads).
+# `dotnet test` builds the test projects only: the soak command is built here.
 soak=passed
-if ! timeout 300 dotnet run --no-build -c Release --project bench/Apex.Bench.Soak -- \
+dotnet build bench/Apex.Bench.Soak -c Release -nologo -v q >/dev/null || soak=failed
+if [ "$soak" = failed ] || ! timeout 300 dotnet run --no-build -c Release --project bench/Apex.Bench.Soak -- \
   --mode both --users 10 --tabs 3 --runs 5 --min-threads 64 --max-seconds 150; then
   soak=failed
   status=1

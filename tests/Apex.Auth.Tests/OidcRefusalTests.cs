@@ -304,10 +304,7 @@ public sealed class OidcRefusalTests
         var first = await ApexTestServer.StartAsync(forge.Settings(), dataDir: dataDir);
         {
             (state, _) = await StartAsync(first, browser, "forge");
-            await first.App.StopAsync();
-            await first.App.DisposeAsync();
-            first.Client.Dispose();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            await first.StopKeepingDataAsync();
         }
 
         // The next start has no "forge" provider; the attempt's state is still in the database.

@@ -106,6 +106,13 @@ public sealed class ProcessKillTests
         Assert.Equal("server_shutdown", terminal.GetProperty("payload").Str("code"));
         Assert.True(terminal.GetProperty("payload").GetProperty("final").GetBoolean());
 
+        // A client that had every event up to the kill asks for what came after it: the end, even
+        // when the restart numbered it in a new stream (seq below the client's).
+        var lastBeforeKill = events[^2].GetProperty("seq").GetInt64();
+        var after = (await again.GetFromJsonAsync<JsonElement>($"/api/runs/{runId}/events?after_seq={lastBeforeKill}", ct))
+            .GetProperty("items").EnumerateArray().Select(e => e.Clone()).ToList();
+        Assert.True(after.Count == 1 && after[0].IsTerminal(), $"after_seq={lastBeforeKill} of {stored}: {after.Count} events");
+
         // The socket of before the kill resumes: either the stream survived and the end is replayed, or
         // the server says it cannot recover, and a fresh resume from the start of the new stream
         // replays the end (the restart published it).

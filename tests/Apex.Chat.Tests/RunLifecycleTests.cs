@@ -34,10 +34,7 @@ public sealed class RunLifecycleTests
             }
 
             // A graceful stop, as on SIGTERM.
-            await first.App.StopAsync(cts.Token);
-            await first.App.DisposeAsync();
-            first.Client.Dispose();
-            SqliteConnection.ClearAllPools();
+            await first.StopKeepingDataAsync(cts.Token);
         }
 
         await using var second = await ChatTestKit.StartAsync(dataDir: dataDir);
@@ -70,10 +67,7 @@ public sealed class RunLifecycleTests
             var (_, accepted) = await alice.PostAsync($"/api/threads/{threadId}/messages", new { content = "done" });
             runId = accepted.GetProperty("run").Str("id")!;
             await alice.WaitForRunAsync(runId);
-            await first.App.StopAsync();
-            await first.App.DisposeAsync();
-            first.Client.Dispose();
-            SqliteConnection.ClearAllPools();
+            await first.StopKeepingDataAsync();
         }
 
         // What a killed process leaves behind: a run still marked running, holding its thread.
@@ -128,10 +122,7 @@ public sealed class RunLifecycleTests
                 await db.Threads.Where(t => t.Id == threadId).ExecuteUpdateAsync(s => s.SetProperty(t => t.ActiveRunId, runId));
             }
 
-            await first.App.StopAsync();
-            await first.App.DisposeAsync();
-            first.Client.Dispose();
-            SqliteConnection.ClearAllPools();
+            await first.StopKeepingDataAsync();
         }
 
         await using var second = await ChatTestKit.StartAsync(dataDir: dataDir);

@@ -9,7 +9,7 @@ namespace Apex.Realtime.Tests;
 
 public sealed class GatewayHandshakeTests
 {
-    [Theory(Timeout = 30_000)]
+    [Theory(Timeout = 60_000)]
     [InlineData("/ws")]
     [InlineData("/websocket")]
     [InlineData("/api/v1/websocket")]
@@ -32,7 +32,7 @@ public sealed class GatewayHandshakeTests
         Assert.Equal(0, payload.GetProperty("last_seq").GetInt64());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Raw_jwt_subprotocol_authenticates_and_jwt_auth_is_selected_only_when_offered()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -57,7 +57,7 @@ public sealed class GatewayHandshakeTests
         }
     }
 
-    [Theory(Timeout = 30_000)]
+    [Theory(Timeout = 60_000)]
     [InlineData("jwt.")]
     [InlineData("bearer.")]
     public async Task Base64url_subprotocol_token_authenticates(string prefix)
@@ -76,7 +76,7 @@ public sealed class GatewayHandshakeTests
         Assert.Equal(user.Id, established.GetProperty("payload").GetProperty("user_id").GetString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Missing_tampered_and_query_string_tokens_get_401_before_the_upgrade()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -121,7 +121,7 @@ public sealed class GatewayHandshakeTests
         Assert.Equal(401, problem.Body.GetProperty("status").GetInt32());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Foreign_origin_gets_403_while_own_configured_and_absent_origins_are_allowed()
     {
         await using var server = await ApexTestServer.StartAsync(
@@ -144,7 +144,7 @@ public sealed class GatewayHandshakeTests
         }
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Malformed_resume_parameters_get_400_problem()
     {
         await using var server = await ApexTestServer.StartAsync();

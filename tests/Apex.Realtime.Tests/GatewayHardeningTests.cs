@@ -9,7 +9,7 @@ namespace Apex.Realtime.Tests;
 /// <summary>Revocation, per-user caps, empty frames and closes during a replay (issue 14).</summary>
 public sealed class GatewayHardeningTests
 {
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Logout_closes_the_sessions_open_sockets_with_token_revoked_and_4401()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -36,7 +36,7 @@ public sealed class GatewayHardeningTests
         await bystander.ExpectAsync("pong");
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Disabling_a_user_closes_every_socket_of_that_user_with_4401()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -58,7 +58,7 @@ public sealed class GatewayHardeningTests
         }
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task An_empty_text_frame_gets_invalid_json_and_the_socket_stays_open()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -74,7 +74,7 @@ public sealed class GatewayHardeningTests
         await socket.ExpectAsync("pong");
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Sockets_over_the_per_user_cap_are_closed_with_1008()
     {
         await using var server = await ApexTestServer.StartAsync(new Dictionary<string, string?> { ["Realtime:MaxConnectionsPerUser"] = "3" });

@@ -5,7 +5,7 @@ namespace Apex.Realtime.Tests;
 
 public sealed class GatewayLimitTests
 {
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_frame_over_64_KiB_closes_with_1009()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -25,7 +25,7 @@ public sealed class GatewayLimitTests
         Assert.Equal(1009, status);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Flooding_gets_rate_limited_then_closed_with_1008()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -60,7 +60,7 @@ public sealed class GatewayLimitTests
         Assert.True(types.Count(t => t == "pong") < 500);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_client_that_never_reads_is_closed_with_1013_without_stalling_another_user()
     {
         await using var server = await ApexTestServer.StartAsync(settings: new Dictionary<string, string?>
@@ -95,7 +95,7 @@ public sealed class GatewayLimitTests
         Assert.True(frames.Count < 400, $"{frames.Count} frames reached the slow client");
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Token_expiry_mid_connection_sends_token_expired_and_closes_with_4401()
     {
         var clock = new ShiftableTime();
@@ -113,7 +113,7 @@ public sealed class GatewayLimitTests
         Assert.Equal("token_expired", error.GetProperty("payload").GetProperty("code").GetString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Auth_renewal_moves_the_expiry()
     {
         var clock = new ShiftableTime();
@@ -153,7 +153,7 @@ public sealed class GatewayLimitTests
         Assert.Contains(frames, f => f.GetProperty("type").GetString() == "error" && f.GetProperty("payload").GetProperty("code").GetString() == "token_expired");
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Shutdown_sends_what_is_queued_then_closes_with_1001()
     {
         await using var server = await ApexTestServer.StartAsync();

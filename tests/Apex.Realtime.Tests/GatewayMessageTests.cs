@@ -9,7 +9,7 @@ namespace Apex.Realtime.Tests;
 
 public sealed class GatewayMessageTests
 {
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Ping_gets_pong_with_the_client_timestamp_and_no_seq()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -28,7 +28,7 @@ public sealed class GatewayMessageTests
         Assert.Equal("t-1", (await socket.ExpectAsync("pong")).GetProperty("payload").GetProperty("timestamp").GetString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task User_message_and_its_aliases_reach_the_run_handler_and_are_acked_with_client_id()
     {
         var handler = new RecordingRunHandler();
@@ -78,7 +78,7 @@ public sealed class GatewayMessageTests
         Assert.Equal("c10", missing.GetProperty("client_id").GetString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Stop_agent_is_acked_or_answers_the_handlers_error()
     {
         var handler = new RecordingRunHandler();
@@ -100,7 +100,7 @@ public sealed class GatewayMessageTests
         Assert.Equal(new[] { (user.Id, "run_mine"), (user.Id, "run_theirs") }, handler.Stopped.ToArray());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Without_a_run_handler_run_commands_answer_unavailable()
     {
         await using var server = await ApexTestServer.StartAsync(configure: b => b.Services.RemoveAll<IRunCommandHandler>());
@@ -114,7 +114,7 @@ public sealed class GatewayMessageTests
         Assert.Equal("u1", error.GetProperty("client_id").GetString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Invalid_json_missing_type_unknown_type_and_binary_garbage_get_errors_and_the_socket_stays_usable()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -147,7 +147,7 @@ public sealed class GatewayMessageTests
         Assert.Equal(WebSocketState.Open, socket.Socket.State);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Server_sends_heartbeat_after_the_configured_silence()
     {
         await using var server = await ApexTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Realtime:HeartbeatIntervalSeconds"] = "1" });
@@ -163,7 +163,7 @@ public sealed class GatewayMessageTests
         Assert.Equal("heartbeat", (await socket.ReceiveAsync(TimeSpan.FromSeconds(5))).GetProperty("type").GetString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Unknown_broker_provider_is_a_startup_error_naming_the_key()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(async () =>

@@ -5,7 +5,7 @@ namespace Apex.Realtime.Tests;
 
 public sealed class GatewayResumeTests
 {
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Reconnecting_with_epoch_and_last_seq_replays_the_missed_events_then_live_with_no_gap_or_duplicate()
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -86,7 +86,7 @@ public sealed class GatewayResumeTests
         await otherSocket.ExpectAsync("pong");
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_resume_older_than_the_window_or_from_another_epoch_is_not_recovered()
     {
         await using var server = await ApexTestServer.StartAsync(settings: new Dictionary<string, string?> { ["Broker:HistorySize"] = "10" });
@@ -131,7 +131,7 @@ public sealed class GatewayResumeTests
         }
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Every_connection_of_a_user_sees_the_same_numbering_and_other_users_see_nothing()
     {
         await using var server = await ApexTestServer.StartAsync();

@@ -265,19 +265,54 @@ public sealed class HardeningTests
     }
 
     /// <summary>
-    /// Requests Kestrel itself refuses while reading the request line and headers. It writes the answer
-    /// during connection teardown, before any middleware or other application code runs (there is no
-    /// hook for it: the exception handler, status code pages and connection features never see the
-    /// request; only a connection middleware rewriting Kestrel's output bytes could add one, which Apex
-    /// does not do), so these answers carry the right status and Connection: close but no body, not
-    /// problem JSON. This test pins that down; should Kestrel ever let an application shape them, it
-    /// fails and the answers can be made problem JSON like every other error.
+    /// A URL or headers over Apex's limits (Http:MaxRequestTargetBytes, Http:MaxRequestHeadersBytes)
+    /// reach the application, which answers 414 / 431 with problem JSON and closes the connection.
+    /// </summary>
+    [Theory(Timeout = 60_000)]
+    [InlineData("URL longer than the limit", 414)]
+    [InlineData("headers larger than the limit", 431)]
+    public async Task Requests_over_apex_limits_get_414_or_431_problem_json(string what, int status)
+    {
+        await using var server = await ApexTestServer.StartAsync();
+        var host = $"Host: {server.BaseAddress.Authority}\r\n";
+        var request = what == "URL longer than the limit"
+            ? $"GET /health/live?q={new string('a', 10_000)} HTTP/1.1\r\n" + host + "\r\n"
+            : "GET /health/live HTTP/1.1\r\n" + host + $"X-Large: {new string('a', 40_000)}\r\n\r\n";
+        var answer = await RawExchangeAsync(server.BaseAddress, request);
+        var head = answer.Split("\r\n\r\n", 2);
+        Assert.StartsWith($"HTTP/1.1 {status} ", head[0], StringComparison.Ordinal);
+        Assert.Contains("application/problem+json", head[0], StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\r\nConnection: close", head[0], StringComparison.OrdinalIgnoreCase);
+        // The body may come chunked: the JSON object is between its first and last brace.
+        using var problem = JsonDocument.Parse(head[1][head[1].IndexOf('{', StringComparison.Ordinal)..(head[1].LastIndexOf('}') + 1)]);
+        Assert.Equal(status, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.Contains(status == 414 ? "URL is longer than 8192 bytes" : "headers are larger than 32768 bytes", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // Nothing of the request comes back.
+        Assert.DoesNotContain("aaaaaaaa", head[1], StringComparison.Ordinal);
+
+        // Just under the limits, the same server serves the request.
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        using var ok = new HttpRequestMessage(HttpMethod.Get, $"/health/live?q={new string('a', 8_000)}");
+        ok.Headers.Add("X-Large", new string('a', 30_000));
+        using var served = await http.SendAsync(ok);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+    }
+
+    /// <summary>
+    /// Requests Kestrel itself refuses while reading the request line and headers: malformed ones, and
+    /// ones over its ceilings (far above Apex's own limits). It writes the answer during connection
+    /// teardown, before any middleware or other application code runs (there is no hook for it: the
+    /// exception handler, status code pages and connection features never see the request; only a
+    /// connection middleware rewriting Kestrel's output bytes could add one, which Apex does not do),
+    /// so these answers carry the right status and Connection: close but no body, not problem JSON.
+    /// This test pins that down; should Kestrel ever let an application shape them, it fails and the
+    /// answers can be made problem JSON like every other error.
     /// </summary>
     [Theory(Timeout = 60_000)]
     [InlineData("bad request line", 400)]
     [InlineData("header without a colon", 400)]
-    [InlineData("URL longer than the request line limit", 414)]
-    [InlineData("headers larger than the header limit", 431)]
+    [InlineData("URL longer than the request line ceiling", 414)]
+    [InlineData("headers larger than the header ceiling", 431)]
     public async Task Requests_kestrel_refuses_before_the_application_get_the_status_and_an_empty_body(string what, int status)
     {
         await using var server = await ApexTestServer.StartAsync();
@@ -286,8 +321,8 @@ public sealed class HardeningTests
         {
             "bad request line" => "GET /api/threads HTTP/1.1 trailing\r\n" + host + "\r\n",
             "header without a colon" => "GET /health/live HTTP/1.1\r\n" + host + "NoColonHere\r\n\r\n",
-            "URL longer than the request line limit" => $"GET /health/live?q={new string('a', 10_000)} HTTP/1.1\r\n" + host + "\r\n",
-            _ => "GET /health/live HTTP/1.1\r\n" + host + $"X-Large: {new string('a', 40_000)}\r\n\r\n",
+            "URL longer than the request line ceiling" => $"GET /health/live?q={new string('a', 70_000)} HTTP/1.1\r\n" + host + "\r\n",
+            _ => "GET /health/live HTTP/1.1\r\n" + host + $"X-Large: {new string('a', 270_000)}\r\n\r\n",
         };
         var answer = await RawExchangeAsync(server.BaseAddress, request);
         var head = answer.Split("\r\n\r\n", 2);
@@ -298,7 +333,7 @@ public sealed class HardeningTests
         Assert.Equal(string.Empty, head.Length > 1 ? head[1] : string.Empty);
 
         // The same server answers a request that reaches the application with problem JSON.
-        var reached = await RawExchangeAsync(server.BaseAddress, "GET /no/such/route HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n");
+        var reached = await RawExchangeAsync(server.BaseAddress, "GET /api/no/such/route HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 404 ", reached, StringComparison.Ordinal);
         Assert.Contains("application/problem+json", reached, StringComparison.OrdinalIgnoreCase);
     }

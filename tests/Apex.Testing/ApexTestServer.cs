@@ -105,6 +105,18 @@ public sealed class ApexTestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops the server as a graceful shutdown would and lets go of its SQLite files, but keeps its data
+    /// directory (and database), so that a second server started on <see cref="DataDir"/> plays the restart.
+    /// </summary>
+    public async Task StopKeepingDataAsync(CancellationToken ct = default)
+    {
+        await App.StopAsync(ct);
+        await App.DisposeAsync();
+        Client.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
     public HttpClient CreateClient() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
 
     public async ValueTask DisposeAsync()

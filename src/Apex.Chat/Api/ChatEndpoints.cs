@@ -276,8 +276,19 @@ internal static class ChatEndpoints
         // event numbered in the new stream (seq starting again at 1), and it must still come last.
         // The cursor continues after the last event returned; it carries that event's row id.
         var afterId = after is { } c ? c.Ticks : 0;
+
+        // after_seq names the last event the client has, so the answer is what was stored after that
+        // event, a terminal event numbered in a restarted node's new stream included. Should two
+        // streams have used the seq, the first is taken: a client may get an event twice, never miss one.
+        // A seq the run never had keeps the plain meaning, the events numbered above it.
+        var afterSeqId = fromSeq == 0 ? (long?)null : await db.RunEvents.AsNoTracking()
+            .Where(e => e.RunId == id && e.UserId == userId && e.Seq == fromSeq)
+            .OrderBy(e => e.Id)
+            .Select(e => (long?)e.Id)
+            .FirstOrDefaultAsync(ct);
         var rows = await db.RunEvents.AsNoTracking()
-            .Where(e => e.RunId == id && e.UserId == userId && e.Seq > fromSeq && e.Id > afterId)
+            .Where(e => e.RunId == id && e.UserId == userId && e.Id > afterId)
+            .Where(afterSeqId is { } anchor ? e => e.Id > anchor : e => e.Seq > fromSeq)
             .OrderBy(e => e.Id)
             .Take(take + 1)
             .Select(e => new { e.Id, e.Envelope })

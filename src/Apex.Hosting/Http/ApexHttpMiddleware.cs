@@ -14,6 +14,8 @@ namespace Apex.Hosting.Http;
 /// </summary>
 internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<HttpLimitsOptions> limits, ILogger<ApexHttpMiddleware> logger)
 {
+    private readonly int _maxTarget = limits.Value.MaxRequestTargetBytes;
+    private readonly int _maxHeaders = limits.Value.MaxRequestHeadersBytes;
     private readonly string _hsts = $"max-age={limits.Value.HstsMaxAgeSeconds.ToString(CultureInfo.InvariantCulture)}; includeSubDomains";
 
     public async Task InvokeAsync(HttpContext context)
@@ -43,6 +45,15 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
 
             return Task.CompletedTask;
         }, (context, _hsts));
+
+        if (OverLimit(context) is { } over)
+        {
+            // Answered here rather than by Kestrel's limits (raised to ceilings above these), so that
+            // the client gets problem JSON; the connection is closed, as Kestrel would.
+            context.Response.Headers.Connection = "close";
+            await Problems.Result(over.Status, over.Detail).ExecuteAsync(context);
+            return;
+        }
 
         try
         {
@@ -81,6 +92,30 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
         {
             await Problems.Result(response.StatusCode, DetailFor(response.StatusCode, context)).ExecuteAsync(context);
         }
+    }
+
+    private (int Status, string Detail)? OverLimit(HttpContext context)
+    {
+        var target = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if ((target?.Length ?? 0) > _maxTarget)
+        {
+            return (StatusCodes.Status414UriTooLong, $"The URL is longer than {_maxTarget.ToString(CultureInfo.InvariantCulture)} bytes.");
+        }
+
+        // Counted as Kestrel counts its own limit: names and values.
+        long size = 0;
+        foreach (var (name, values) in context.Request.Headers)
+        {
+            size += name.Length;
+            foreach (var value in values)
+            {
+                size += value?.Length ?? 0;
+            }
+        }
+
+        return size > _maxHeaders
+            ? (StatusCodes.Status431RequestHeaderFieldsTooLarge, $"The request headers are larger than {_maxHeaders.ToString(CultureInfo.InvariantCulture)} bytes.")
+            : null;
     }
 
     private static async Task WriteBadRequestAsync(HttpContext context, BadHttpRequestException ex)

@@ -55,6 +55,8 @@ public static class HttpDefaults
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<HttpLimitsOptions>>((kestrel, limits) =>
         {
             kestrel.Limits.MaxRequestBodySize = limits.Value.MaxRequestBodyBytes;
+            kestrel.Limits.MaxRequestLineSize = HttpLimitsOptions.RequestLineCeilingBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = HttpLimitsOptions.RequestHeadersCeilingBytes;
             kestrel.AddServerHeader = false;
         });
 

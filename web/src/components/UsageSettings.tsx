@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import type { Budget, BudgetInput, CreatedIngestKey, Dataset, IngestKey, UsageAlert } from '../api/types';
 import * as usage from '../api/usage';
-import { errorText, useIngestKeys } from '../hooks/useLiveUsage';
+import { errorText, useIngestKeys, type IngestKeys } from '../hooks/useLiveUsage';
 import { budgetInput, draftOf, keyNameError, KEY_NAME_MAX, otlpEndpoint, otlpEnvironment, type BudgetDraft, type BudgetErrors } from '../usage/setup';
 import { AlertList } from './AlertToasts';
 import { CopyButton } from './CopyButton';
@@ -15,6 +15,7 @@ const day = (iso?: string | null) => (iso ? new Date(iso).toLocaleDateString(und
 export function UsageSettings({ origin, alerts, alertsError, onClose }: { origin: string; alerts: UsageAlert[]; alertsError?: string | null; onClose: () => void }) {
   const id = useId();
   const heading = useRef<HTMLHeadingElement>(null);
+  const keys = useIngestKeys();
   useEffect(() => heading.current?.focus(), []);
   return (
     <section
@@ -33,8 +34,9 @@ export function UsageSettings({ origin, alerts, alertsError, onClose }: { origin
           ✕
         </button>
       </header>
-      <IngestKeysSection origin={origin} />
-      <BudgetsSection />
+      <IngestKeysSection origin={origin} keys={keys} />
+      {/* A new key brings a new live dataset: the budgets list is read again when the keys change. */}
+      <BudgetsSection keyCount={keys.keys?.length ?? 0} />
       <section aria-labelledby={`${id}-alerts`}>
         <h3 id={`${id}-alerts`}>Recent alerts</h3>
         {alertsError && (
@@ -48,9 +50,8 @@ export function UsageSettings({ origin, alerts, alertsError, onClose }: { origin
   );
 }
 
-function IngestKeysSection({ origin }: { origin: string }) {
+function IngestKeysSection({ origin, keys }: { origin: string; keys: IngestKeys }) {
   const id = useId();
-  const keys = useIngestKeys();
   const [name, setName] = useState('');
   const [nameError, setNameError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -205,7 +206,7 @@ export function IngestKeyTable({ keys, onRevoke }: { keys: IngestKey[]; onRevoke
   );
 }
 
-function BudgetsSection() {
+function BudgetsSection({ keyCount }: { keyCount: number }) {
   const id = useId();
   const [datasets, setDatasets] = useState<Dataset[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -222,7 +223,7 @@ function BudgetsSection() {
     return () => {
       live = false;
     };
-  }, []);
+  }, [keyCount]);
   return (
     <section aria-labelledby={`${id}-h`}>
       <h3 id={`${id}-h`}>Budgets</h3>
