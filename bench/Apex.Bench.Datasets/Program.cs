@@ -204,7 +204,10 @@ internal sealed class MemoryPeak : IDisposable
                 _managed = Math.Max(_managed, GC.GetTotalMemory(false));
                 Thread.Sleep(5);
             }
-        }) { IsBackground = true };
+        })
+        {
+            IsBackground = true,
+        };
         _thread.Start();
     }
 
@@ -257,7 +260,7 @@ internal static class Generator
                 .Append(model).Append(',').Append(input).Append(',').Append(output).Append(',').Append(cached).Append(',')
                 .Append(150 + random.Next(3000)).Append(',')
                 .Append(model == "in-house-7b" && random.Next(2) == 0 ? (input * 0.0000002).ToString("0.########", CultureInfo.InvariantCulture) : string.Empty).Append(',')
-                .Append(feature).Append(',').Append("h").Append(prompt.ToString("x", CultureInfo.InvariantCulture)).Append(',')
+                .Append(feature).Append(',').Append('h').Append(prompt.ToString("x", CultureInfo.InvariantCulture)).Append(',')
                 .Append(random.Next(100) < 2 ? "error" : "ok").Append(',')
                 .Append(random.Next(3) switch { 0 => "free", 1 => "pro", _ => "enterprise" }).Append(',')
                 .Append(feature == "nightly-report" ? "false" : "true").Append('\n');

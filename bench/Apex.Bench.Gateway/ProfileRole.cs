@@ -48,7 +48,7 @@ internal static class ProfileRole
                     {
                         foreach (var id in ids)
                         {
-                            _ = broker.PublishAsync(id, envelope, CancellationToken.None).Result;
+                            _ = Wait(broker.PublishAsync(id, envelope, CancellationToken.None));
                         }
                     }
                 });
@@ -100,7 +100,7 @@ internal static class ProfileRole
             {
                 for (var i = p * size; i < Math.Min(users, (p + 1) * size); i++)
                 {
-                    _ = broker.PublishAsync(ids[i], envelope, CancellationToken.None).Result;
+                    _ = Wait(broker.PublishAsync(ids[i], envelope, CancellationToken.None));
                 }
             }
         })));
@@ -145,6 +145,10 @@ internal static class ProfileRole
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {events:N0} | {elapsed.TotalMicroseconds / events:F2} | {(double)bytes / events:F0} |"));
         }
     }
+
+    /// <summary>The memory broker's publish completes synchronously; should one not, it is waited for rather than read early.</summary>
+    private static EventEnvelope Wait(ValueTask<EventEnvelope> publish) =>
+        publish.IsCompleted ? publish.Result : publish.AsTask().GetAwaiter().GetResult();
 
     private static MemoryEventBroker NewBroker() =>
         new(Options.Create(new BrokerOptions()), TimeProvider.System);

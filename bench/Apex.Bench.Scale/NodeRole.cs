@@ -44,30 +44,30 @@ internal static class NodeRole
                     Console.WriteLine($"CONNS {(int)Apex.Realtime.RealtimeMetrics.OpenSockets.Value}");
                     break;
                 case "burst":
-                {
-                    var start = Stopwatch.GetTimestamp();
-                    for (var round = 0; round < int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture); round++)
                     {
-                        await PublishRoundAsync(broker, users);
-                    }
+                        var start = Stopwatch.GetTimestamp();
+                        for (var round = 0; round < int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture); round++)
+                        {
+                            await PublishRoundAsync(broker, users);
+                        }
 
-                    Console.WriteLine($"DONE {start} {Stopwatch.GetTimestamp()}");
-                    break;
-                }
+                        Console.WriteLine($"DONE {start} {Stopwatch.GetTimestamp()}");
+                        break;
+                    }
 
                 case "paced":
-                {
-                    var rounds = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-                    using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture)));
-                    for (var round = 0; round < rounds; round++)
                     {
-                        await PublishRoundAsync(broker, users);
-                        await timer.WaitForNextTickAsync();
-                    }
+                        var rounds = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+                        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture)));
+                        for (var round = 0; round < rounds; round++)
+                        {
+                            await PublishRoundAsync(broker, users);
+                            await timer.WaitForNextTickAsync();
+                        }
 
-                    Console.WriteLine("DONE");
-                    break;
-                }
+                        Console.WriteLine("DONE");
+                        break;
+                    }
 
                 case "quit":
                     using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5)))

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -44,7 +45,7 @@ internal sealed class SoakCounters
 
     public IEnumerable<string> Examples => _examples;
 
-    public void Add(ref long counter) => Interlocked.Increment(ref counter);
+    public static void Add(ref long counter) => Interlocked.Increment(ref counter);
 
     public void Violation(ref long counter, string what)
     {
@@ -292,9 +293,9 @@ internal static class SoakRunner
         for (var i = 0; i < runs; i++)
         {
             var runId = await PostMessageAsync(user, thread, $"{Question} (run {i})", nodes, random, ct);
-            counters.Add(ref counters.RunsStarted);
+            SoakCounters.Add(ref counters.RunsStarted);
             await WaitForEndAsync(user, runId, nodes, random, ct);
-            counters.Add(ref counters.RunsEnded);
+            SoakCounters.Add(ref counters.RunsEnded);
         }
     }
 
@@ -467,29 +468,29 @@ internal static class SoakReport
     {
         var rows = new List<(string Name, Func<SoakResult, string> Value)>
         {
-            ("nodes", r => r.Nodes.ToString("N0")),
+            ("nodes", r => r.Nodes.ToString("N0", CultureInfo.CurrentCulture)),
             ("users x sockets", r => $"{r.Settings.Users} x {r.Settings.Tabs}"),
             ("runs ended / planned", r => $"{r.Counters.RunsEnded:N0} / {r.Settings.Users * r.Settings.RunsPerUser:N0}"),
-            ("frames received", r => r.Counters.Frames.ToString("N0")),
-            ("connections", r => r.Counters.Connections.ToString("N0")),
+            ("frames received", r => r.Counters.Frames.ToString("N0", CultureInfo.CurrentCulture)),
+            ("connections", r => r.Counters.Connections.ToString("N0", CultureInfo.CurrentCulture)),
             ("drops with close / without", r => $"{r.Counters.Closes:N0} / {r.Counters.Aborts:N0}"),
             ("resumes recovered / not", r => $"{r.Counters.Recovered:N0} / {r.Counters.Unrecovered:N0}"),
-            ("REST refetches", r => r.Counters.Refetches.ToString("N0")),
+            ("REST refetches", r => r.Counters.Refetches.ToString("N0", CultureInfo.CurrentCulture)),
             ("close answered p50 / p99 / max ms", r => { var (p50, p99, max) = r.Counters.CloseTimes(); return $"{p50:N1} / {p99:N1} / {max:N1}"; }),
-            ("lost", r => r.Counters.Lost.ToString("N0")),
-            ("duplicated", r => r.Counters.Duplicates.ToString("N0")),
-            ("seq gaps", r => r.Counters.Gaps.ToString("N0")),
-            ("out of order", r => r.Counters.OutOfOrder.ToString("N0")),
-            ("misrouted", r => r.Counters.Misrouted.ToString("N0")),
-            ("runs without exactly one terminal", r => r.Counters.TerminalWrong.ToString("N0")),
-            ("live event not stored as sent", r => r.Counters.StoredMismatch.ToString("N0")),
-            ("sockets of a user disagree", r => r.Counters.Disagreements.ToString("N0")),
+            ("lost", r => r.Counters.Lost.ToString("N0", CultureInfo.CurrentCulture)),
+            ("duplicated", r => r.Counters.Duplicates.ToString("N0", CultureInfo.CurrentCulture)),
+            ("seq gaps", r => r.Counters.Gaps.ToString("N0", CultureInfo.CurrentCulture)),
+            ("out of order", r => r.Counters.OutOfOrder.ToString("N0", CultureInfo.CurrentCulture)),
+            ("misrouted", r => r.Counters.Misrouted.ToString("N0", CultureInfo.CurrentCulture)),
+            ("runs without exactly one terminal", r => r.Counters.TerminalWrong.ToString("N0", CultureInfo.CurrentCulture)),
+            ("live event not stored as sent", r => r.Counters.StoredMismatch.ToString("N0", CultureInfo.CurrentCulture)),
+            ("sockets of a user disagree", r => r.Counters.Disagreements.ToString("N0", CultureInfo.CurrentCulture)),
             ("closes slower than 1 s / unanswered", r => $"{r.Counters.SlowCloses:N0} / {r.Counters.UnansweredCloses:N0}"),
-            ("  slower, but the process had no CPU", r => r.Counters.SlowClosesStalled.ToString("N0")),
-            ("error frames", r => r.Counters.ErrorFrames.ToString("N0")),
-            ("unfinished in time", r => r.Counters.Unfinished.ToString("N0")),
-            ("wall time s", r => r.Elapsed.TotalSeconds.ToString("N1")),
-            ("violations", r => r.Violations.ToString("N0")),
+            ("  slower, but the process had no CPU", r => r.Counters.SlowClosesStalled.ToString("N0", CultureInfo.CurrentCulture)),
+            ("error frames", r => r.Counters.ErrorFrames.ToString("N0", CultureInfo.CurrentCulture)),
+            ("unfinished in time", r => r.Counters.Unfinished.ToString("N0", CultureInfo.CurrentCulture)),
+            ("wall time s", r => r.Elapsed.TotalSeconds.ToString("N1", CultureInfo.CurrentCulture)),
+            ("violations", r => r.Violations.ToString("N0", CultureInfo.CurrentCulture)),
         };
         var width = rows.Max(r => r.Name.Length);
         var columns = results.Select(r => r.Scenario == Scenario.Sqlite ? "SQLite, 1 node" : "PostgreSQL + Redis, 2 nodes").ToArray();

@@ -71,12 +71,12 @@ internal sealed class Tab(SoakUser user, int index, Nodes nodes, SoakCounters co
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or HttpRequestException)
         {
-            counters.Add(ref counters.ConnectFailures);
+            SoakCounters.Add(ref counters.ConnectFailures);
             await Delay(100, hardStop);
             return false;
         }
 
-        counters.Add(ref counters.Connections);
+        SoakCounters.Add(ref counters.Connections);
         var session = new Session(resume, finalCatchUp);
         var receive = ReceiveLoopAsync(socket, session, hardStop);
         if (finalCatchUp)
@@ -110,7 +110,7 @@ internal sealed class Tab(SoakUser user, int index, Nodes nodes, SoakCounters co
         }
         else
         {
-            counters.Add(ref counters.Aborts);
+            SoakCounters.Add(ref counters.Aborts);
             socket.Abort();
             await Swallow(receive);
         }
@@ -121,7 +121,7 @@ internal sealed class Tab(SoakUser user, int index, Nodes nodes, SoakCounters co
     /// <summary>Sends a close frame and times the server's answer (RFC 6455: at once).</summary>
     private async Task CloseAsync(ClientWebSocket socket, Session session, Task receive)
     {
-        counters.Add(ref counters.Closes);
+        SoakCounters.Add(ref counters.Closes);
         var started = Stopwatch.GetTimestamp();
         var watch = Stopwatch.StartNew();
         try
@@ -200,7 +200,7 @@ internal sealed class Tab(SoakUser user, int index, Nodes nodes, SoakCounters co
 
     private async Task HandleAsync(string text, Session session, CancellationToken hardStop)
     {
-        counters.Add(ref counters.Frames);
+        SoakCounters.Add(ref counters.Frames);
         using var doc = JsonDocument.Parse(text);
         var root = doc.RootElement;
         var type = root.GetProperty("type").GetString();
@@ -225,7 +225,7 @@ internal sealed class Tab(SoakUser user, int index, Nodes nodes, SoakCounters co
             case "resumed":
                 if (payload.GetProperty("recovered").GetBoolean())
                 {
-                    counters.Add(ref counters.Recovered);
+                    SoakCounters.Add(ref counters.Recovered);
                     session.ReplayLeft = payload.GetProperty("replayed").GetInt32();
                     if (session.ReplayLeft == 0)
                     {
@@ -236,7 +236,7 @@ internal sealed class Tab(SoakUser user, int index, Nodes nodes, SoakCounters co
                 {
                     // History lost (a restarted single node) or out of the window: continue from the
                     // stream's head and reload what was missed over REST.
-                    counters.Add(ref counters.Unrecovered);
+                    SoakCounters.Add(ref counters.Unrecovered);
                     lock (_gate)
                     {
                         _epoch = session.Epoch;
@@ -311,7 +311,7 @@ internal sealed class Tab(SoakUser user, int index, Nodes nodes, SoakCounters co
 
     private async Task RefetchAsync(CancellationToken hardStop)
     {
-        counters.Add(ref counters.Refetches);
+        SoakCounters.Add(ref counters.Refetches);
         foreach (var runId in await user.ListRunsAsync(nodes, _random, hardStop))
         {
             var stored = await user.FetchEventsAsync(runId, nodes, _random, hardStop);

@@ -32,12 +32,12 @@ internal sealed partial class RedisConnection : IDisposable
         _multiplexer = ConnectionMultiplexer.Connect(config);
         _multiplexer.ConnectionFailed += (_, e) =>
         {
-            LogConnectionFailed(_logger, e.ConnectionType.ToString(), e.FailureType.ToString());
+            LogConnectionFailed(_logger, e.ConnectionType, e.FailureType);
             Failed?.Invoke(e.ConnectionType);
         };
         _multiplexer.ConnectionRestored += (_, e) =>
         {
-            LogConnectionRestored(_logger, e.ConnectionType.ToString());
+            LogConnectionRestored(_logger, e.ConnectionType);
             Restored?.Invoke(e.ConnectionType);
         };
     }
@@ -66,8 +66,8 @@ internal sealed partial class RedisConnection : IDisposable
     public void Dispose() => _multiplexer.Dispose();
 
     [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Redis {ConnectionType} connection failed ({FailureType}); reconnecting")]
-    private static partial void LogConnectionFailed(ILogger logger, string connectionType, string failureType);
+    private static partial void LogConnectionFailed(ILogger logger, ConnectionType connectionType, ConnectionFailureType failureType);
 
     [LoggerMessage(EventId = 7002, Level = LogLevel.Information, Message = "Redis {ConnectionType} connection restored")]
-    private static partial void LogConnectionRestored(ILogger logger, string connectionType);
+    private static partial void LogConnectionRestored(ILogger logger, ConnectionType connectionType);
 }

@@ -13,7 +13,7 @@ namespace Apex.Redis;
 internal sealed partial class RedisRevocationStore(
     DatabaseRevocationStore inner,
     RedisConnection redis,
-    ILogger<RedisRevocationStore> logger) : IRevocationStore, IHostedService
+    ILogger<RedisRevocationStore> logger) : IRevocationStore, IHostedService, IDisposable
 {
     private const string ChannelName = "revocations";
     private readonly CancellationTokenSource _stopping = new();
@@ -53,6 +53,8 @@ internal sealed partial class RedisRevocationStore(
         _stopping.Cancel();
         return Task.CompletedTask;
     }
+
+    public void Dispose() => _stopping.Dispose();
 
     private async Task AnnounceAsync()
     {

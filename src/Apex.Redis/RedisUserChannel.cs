@@ -11,6 +11,7 @@ namespace Apex.Redis;
 /// runs under <see cref="_work"/>, so local subscribers receive events one at a time in seq order
 /// and a join never falls between the replay and the live events.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A forgotten channel may still have callers inside its gate; SemaphoreSlim holds nothing to release unless AvailableWaitHandle is used, which it never is here.")]
 internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
 {
     private readonly SemaphoreSlim _work = new(1, 1);

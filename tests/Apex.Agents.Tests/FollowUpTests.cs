@@ -165,8 +165,8 @@ public sealed class FollowUpParserTests
             Assert.Null(f.Feature);
             Assert.Equal(["faq-bot", "report-gen", "support-chat"], f.KnownFeatures.Order(StringComparer.Ordinal));
             var a = HandData.Analyzer();
-            var trend = CostTrend.Trend(a.Table, HandData.Catalog(), false, null, null, null, null, CancellationToken.None)
-                with { UnmatchedName = f.UnmatchedName, KnownFeatures = f.KnownFeatures };
+            var all = CostTrend.Trend(a.Table, HandData.Catalog(), false, null, null, null, null, CancellationToken.None);
+            var trend = all with { UnmatchedName = f.UnmatchedName, KnownFeatures = f.KnownFeatures };
             var answer = FollowUpWriter.Trend(trend);
             Assert.StartsWith($"No feature or model in this data is called \"{unmatched}\", so this is the trend of all traffic.", answer, StringComparison.Ordinal);
             Assert.Contains("faq-bot", answer, StringComparison.Ordinal);

@@ -108,7 +108,9 @@ public sealed class OpenAiProviderTests
         await using var server = await FakeOpenAi.StartAsync(Mode.Normal);
         var request = TestSupport.Request("What if we only did recommendation 1?", id) with
         {
-            History = history, LastReport = report, LastReportRunId = "run_first",
+            History = history,
+            LastReport = report,
+            LastReportRunId = "run_first",
         };
         var (events, logs) = await RunAsync(server, data, request, timeoutSeconds: 10);
         TestSupport.AssertWellFormedRun(events);
@@ -284,7 +286,10 @@ public sealed class OpenAiProviderTests
         {
             var chunk = new
             {
-                id = "chatcmpl-test", @object = "chat.completion.chunk", created = 1_790_000_000, model = "test-model",
+                id = "chatcmpl-test",
+                @object = "chat.completion.chunk",
+                created = 1_790_000_000,
+                model = "test-model",
                 choices = new[] { new { index = 0, delta, finish_reason = finish } },
             };
             await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(chunk) + "\n\n", Encoding.UTF8);

@@ -97,7 +97,7 @@ public sealed class KeyRotationTests
         {
             var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
             var auth = new AuthOptions { KeyActivationDelaySeconds = 60 };
-            var store = new FileKeyStore(Options.Create(new ApexOptions { DataDir = dataDir }), Options.Create(auth), time, NullLogger<FileKeyStore>.Instance);
+            using var store = new FileKeyStore(Options.Create(new ApexOptions { DataDir = dataDir }), Options.Create(auth), time, NullLogger<FileKeyStore>.Instance);
             await store.EnsureKeyAsync(CancellationToken.None);
             var first = (await store.GetAsync(CancellationToken.None)).Current(time.GetUtcNow())!.KeyId;
 

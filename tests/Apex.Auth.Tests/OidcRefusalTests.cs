@@ -44,7 +44,7 @@ public sealed class OidcRefusalTests
         var (state, nonce) = await StartAsync(server, browser, "forge");
 
         var key = flaw == Flaw.BadSignature ? new ECDsaSecurityKey(ECDsa.Create(ECCurve.NamedCurves.nistP256)) { KeyId = forge.Key.KeyId } : forge.Key;
-        forge.NextIdToken = forge.Mint(
+        forge.NextIdToken = ForgedProvider.Mint(
             key,
             audience: flaw == Flaw.WrongAudience ? "someone-else" : ForgedProvider.ClientId,
             issuer: flaw == Flaw.WrongIssuer ? "https://evil.example" : forge.Issuer,
@@ -56,7 +56,7 @@ public sealed class OidcRefusalTests
 
         // The same forge with a sound token signs in: the refusal was the flaw's doing.
         var (state2, nonce2) = await StartAsync(server, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce2, DateTime.UtcNow.AddMinutes(5));
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce2, DateTime.UtcNow.AddMinutes(5));
         using var ok = await browser.GetAsync(Callback(server, state2));
         Assert.Equal(HttpStatusCode.Redirect, ok.StatusCode);
         Assert.StartsWith("#code=", ok.Headers.Location!.Fragment, StringComparison.Ordinal);
@@ -71,7 +71,7 @@ public sealed class OidcRefusalTests
         await using var server = await ApexTestServer.StartAsync(settings);
         using var browser = Browser();
         var (state, nonce) = await StartAsync(server, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
         forge.TokenDelay = TimeSpan.FromSeconds(20);
         using var callback = await browser.GetAsync(Callback(server, state));
         await RefusalAsync(callback, "provider_unavailable", HttpStatusCode.BadGateway);
@@ -99,7 +99,7 @@ public sealed class OidcRefusalTests
         }
 
         var (state, nonce) = await StartAsync(server, browser, "work");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), hostedDomain: "other.example");
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), hostedDomain: "other.example");
         using (var refused = await browser.GetAsync(Callback(server, state)))
         {
             await RefusalAsync(refused, "wrong_domain");
@@ -107,7 +107,7 @@ public sealed class OidcRefusalTests
 
         await AssertNothingStoredAsync(server);
         (state, nonce) = await StartAsync(server, browser, "work");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), hostedDomain: "example.com");
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), hostedDomain: "example.com");
         using var ok = await browser.GetAsync(Callback(server, state));
         Assert.Equal(HttpStatusCode.Redirect, ok.StatusCode);
         Assert.StartsWith("#code=", ok.Headers.Location!.Fragment, StringComparison.Ordinal);
@@ -123,7 +123,7 @@ public sealed class OidcRefusalTests
 
         // The browser's cookie for 127.0.0.1 reaches both nodes, as behind one load balancer.
         var (state, nonce) = await StartAsync(nodeA, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
         using var callback = await browser.GetAsync(Callback(nodeB, state));
         Assert.Equal(HttpStatusCode.Redirect, callback.StatusCode);
         var code = callback.Headers.Location!.Fragment["#code=".Length..];
@@ -152,7 +152,7 @@ public sealed class OidcRefusalTests
         using var browser = Browser();
 
         var (state, nonce) = await StartAsync(server, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
 
         // Another browser (no cookie of this attempt) presenting the state: login CSRF.
         using (var other = Browser())
@@ -217,7 +217,7 @@ public sealed class OidcRefusalTests
         await using var server = await ApexTestServer.StartAsync(forge.Settings());
         using var browser = Browser();
         var (state, nonce) = await StartAsync(server, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), email: email);
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), email: email);
         using var callback = await browser.GetAsync(Callback(server, state));
         await RefusalAsync(callback, reason);
         await AssertNothingStoredAsync(server);
@@ -232,7 +232,7 @@ public sealed class OidcRefusalTests
 
         // Linked: the identity signed in once, then its account was disabled.
         var (state, nonce) = await StartAsync(server, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
         using (var first = await browser.GetAsync(Callback(server, state)))
         {
             Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
@@ -240,7 +240,7 @@ public sealed class OidcRefusalTests
 
         await DisableAsync(server, "victim@example.com");
         (state, nonce) = await StartAsync(server, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5));
         using (var linked = await browser.GetAsync(Callback(server, state)))
         {
             await RefusalAsync(linked, "account_disabled");
@@ -250,7 +250,7 @@ public sealed class OidcRefusalTests
         var bob = await server.RegisterUserAsync();
         await DisableAsync(server, bob.Email);
         (state, nonce) = await StartAsync(server, browser, "forge");
-        forge.NextIdToken = forge.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), email: bob.Email, subject: "bob-subject");
+        forge.NextIdToken = ForgedProvider.Mint(forge.Key, ForgedProvider.ClientId, forge.Issuer, nonce, DateTime.UtcNow.AddMinutes(5), email: bob.Email, subject: "bob-subject");
         using (var byEmail = await browser.GetAsync(Callback(server, state)))
         {
             await RefusalAsync(byEmail, "account_disabled");
@@ -346,6 +346,9 @@ public sealed class OidcRefusalTests
 internal sealed class ForgedProvider : IAsyncDisposable
 {
     public const string ClientId = "forge-client";
+    private static readonly string[] ResponseTypes = ["code"];
+    private static readonly string[] SubjectTypes = ["public"];
+    private static readonly string[] SigningAlgorithms = ["ES256"];
 
     private readonly WebApplication app;
     private bool disposed;
@@ -377,9 +380,9 @@ internal sealed class ForgedProvider : IAsyncDisposable
             ["authorization_endpoint"] = self.Issuer + "/authorize",
             ["token_endpoint"] = self.Issuer + "/token",
             ["jwks_uri"] = self.Issuer + "/jwks",
-            ["response_types_supported"] = new[] { "code" },
-            ["subject_types_supported"] = new[] { "public" },
-            ["id_token_signing_alg_values_supported"] = new[] { "ES256" },
+            ["response_types_supported"] = ResponseTypes,
+            ["subject_types_supported"] = SubjectTypes,
+            ["id_token_signing_alg_values_supported"] = SigningAlgorithms,
         }));
         app.MapGet("/jwks", () =>
         {
@@ -404,7 +407,7 @@ internal sealed class ForgedProvider : IAsyncDisposable
         ["Auth:Oidc:Providers:forge:ClientSecret"] = "forge-secret",
     };
 
-    public string Mint(SecurityKey key, string audience, string issuer, string nonce, DateTime expires, string? hostedDomain = null,
+    public static string Mint(SecurityKey key, string audience, string issuer, string nonce, DateTime expires, string? hostedDomain = null,
         string? email = "victim@example.com", string subject = "forged-subject")
     {
         var claims = new Dictionary<string, object>

@@ -186,7 +186,7 @@ public sealed class ConversationTests : IAsyncLifetime
         return (streamed, final);
     }
 
-    private async Task<string> UploadAsync(ChatUser user)
+    private static async Task<string> UploadAsync(ChatUser user)
     {
         using var content = new MultipartFormDataContent();
         var file = new ByteArrayContent(Encoding.UTF8.GetBytes(Csv));

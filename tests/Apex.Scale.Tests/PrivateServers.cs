@@ -123,7 +123,7 @@ internal sealed class PrivatePostgres : IAsyncDisposable
             await RunAsync("chown", "postgres:postgres", dir);
         }
 
-        await pg.RunPgAsync("initdb", "-D", Path.Combine(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync");
+        await RunPgAsync("initdb", "-D", Path.Combine(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync");
         await pg.StartServerAsync();
         return pg;
     }
@@ -153,7 +153,7 @@ internal sealed class PrivatePostgres : IAsyncDisposable
 
     private static bool IsRoot => Environment.UserName == "root";
 
-    private Task RunPgAsync(string tool, params string[] args) =>
+    private static Task RunPgAsync(string tool, params string[] args) =>
         IsRoot ? RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(BinDirectory, tool), .. args]) : RunAsync(Path.Combine(BinDirectory, tool), args);
 
     private static async Task RunAsync(string file, params string[] args)

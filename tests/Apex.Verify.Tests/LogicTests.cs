@@ -6,6 +6,9 @@ namespace Apex.Verify.Tests;
 /// <summary>The rules the checker applies to what it observed, on hand-written streams.</summary>
 public sealed class LogicTests
 {
+    private static readonly string[] IsolationPhases = ["agent", "auth", "isolation"];
+    private static readonly string[] PingPhases = ["auth", "ws"];
+
     [Fact(Timeout = 10_000)]
     public async Task Thresholds_accept_checks_and_phases_and_reject_unknown_names()
     {
@@ -23,8 +26,8 @@ public sealed class LogicTests
     [Fact(Timeout = 10_000)]
     public async Task Only_adds_the_phases_a_phase_needs()
     {
-        Assert.Equal(new[] { "agent", "auth", "isolation" }, Phases.Resolve(new HashSet<string> { "isolation" }).Order());
-        Assert.Equal(new[] { "auth", "ws" }, Phases.Resolve(new HashSet<string> { "ws.ping" }).Order());
+        Assert.Equal(IsolationPhases, Phases.Resolve(new HashSet<string> { "isolation" }).Order());
+        Assert.Equal(PingPhases, Phases.Resolve(new HashSet<string> { "ws.ping" }).Order());
         Assert.Throws<ArgumentException>(() => Phases.Resolve(new HashSet<string> { "everything" }));
         await Task.CompletedTask;
     }

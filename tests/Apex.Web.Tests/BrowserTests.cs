@@ -10,7 +10,7 @@ namespace Apex.Web.Tests;
 /// <summary>
 /// The whole journey in real headless Chromium against a real Apex server serving the built app.
 /// </summary>
-[Collection(BrowserCollection.Name)]
+[Collection(BrowserCollectionDefinition.Name)]
 public sealed partial class BrowserTests(BrowserFixture fixture)
 {
     private const string Password = "correct-horse-battery-staple";

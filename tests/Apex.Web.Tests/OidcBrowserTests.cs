@@ -5,7 +5,7 @@ using static Microsoft.Playwright.Assertions;
 namespace Apex.Web.Tests;
 
 /// <summary>"Continue with …" on the sign-in page, through a real OpenID Connect provider's own pages.</summary>
-[Collection(BrowserCollection.Name)]
+[Collection(BrowserCollectionDefinition.Name)]
 public sealed class OidcBrowserTests(BrowserFixture fixture)
 {
     [Fact(Timeout = 120_000)]

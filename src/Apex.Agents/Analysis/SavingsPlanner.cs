@@ -63,7 +63,7 @@ public static class SavingsPlanner
                 }
             }
 
-            var top = rep.ByFeature.FirstOrDefault();
+            var top = rep.ByFeature.Count > 0 ? rep.ByFeature[0] : null;
             Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "cache-exact-repeats",
@@ -95,7 +95,7 @@ public static class SavingsPlanner
                 }
             }
 
-            var top = waste.FailedByFeature.FirstOrDefault();
+            var top = waste.FailedByFeature.Count > 0 ? waste.FailedByFeature[0] : null;
             Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "fix-failed-calls",
@@ -256,7 +256,7 @@ public static class SavingsPlanner
                 remaining[i] -= cut;
             }
 
-            var top = caching.ByFeature.FirstOrDefault();
+            var top = caching.ByFeature.Count > 0 ? caching.ByFeature[0] : null;
             Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "enable-prompt-caching",
@@ -290,7 +290,7 @@ public static class SavingsPlanner
                 remaining[i] -= cut;
             }
 
-            var top = batching.ByFeature.FirstOrDefault();
+            var top = batching.ByFeature.Count > 0 ? batching.ByFeature[0] : null;
             Add(plan, saved * factor, new PlannedRecommendation
             {
                 Id = "use-batch-api",

@@ -8,36 +8,36 @@ namespace Apex.Agents.Data;
 /// <summary>One parsed usage row, before it is stored.</summary>
 public struct UsageRow
 {
-    public long TimestampMs;
-    public string Model;
-    public string Feature;
-    public string UserTier;
+    public long TimestampMs { get; init; }
+    public string Model { get; init; }
+    public string Feature { get; init; }
+    public string UserTier { get; init; }
 
     /// <summary>All prompt tokens of the row, cache reads and cache writes included.</summary>
-    public int InputTokens;
+    public int InputTokens { get; init; }
 
     /// <summary>All completion tokens of the row, reasoning tokens included (they bill as output).</summary>
-    public int OutputTokens;
+    public int OutputTokens { get; init; }
 
     /// <summary>Prompt tokens read from the provider's cache (part of <see cref="InputTokens"/>).</summary>
-    public int CachedInputTokens;
+    public int CachedInputTokens { get; init; }
 
     /// <summary>Prompt tokens written to the provider's cache (part of <see cref="InputTokens"/>; Anthropic bills them above input).</summary>
-    public int CacheWriteTokens;
+    public int CacheWriteTokens { get; init; }
 
     /// <summary>Reasoning tokens (part of <see cref="OutputTokens"/>); 0 when the export does not say.</summary>
-    public int ReasoningTokens;
+    public int ReasoningTokens { get; init; }
 
     /// <summary>Calls the row stands for: 1 for a per-call log, the bucket's request count for an aggregated export.</summary>
-    public int Requests;
+    public int Requests { get; init; }
 
     /// <summary>-1 when the row has no latency.</summary>
-    public int LatencyMs;
+    public int LatencyMs { get; init; }
 
     /// <summary>NaN when the cost is unknown (no <c>cost_usd</c> and a model the catalog does not price).</summary>
-    public double CostUsd;
-    public ulong PromptHash;
-    public byte Flags;
+    public double CostUsd { get; init; }
+    public ulong PromptHash { get; init; }
+    public byte Flags { get; init; }
 }
 
 /// <summary>Bits of <see cref="UsageRow.Flags"/>.</summary>

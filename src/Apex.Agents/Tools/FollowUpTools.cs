@@ -123,7 +123,7 @@ internal sealed class ExplainRecommendationTool : IAgentTool
 
     public ValueTask<object> ExecuteAsync(RunContext context, JsonElement arguments, CancellationToken ct)
     {
-        var id = ToolSchemas.String(arguments, "recommendation_id") ?? context.FollowUp?.RecommendationIds.FirstOrDefault()
+        var id = ToolSchemas.String(arguments, "recommendation_id") ?? (context.FollowUp is { RecommendationIds: [var first, ..] } ? first : null)
             ?? throw new ArgumentException("Name the recommendation to explain (recommendation_id).");
         var result = FollowUps.Explain(FollowUpTools.Analyzer(context), context.Catalog, id, ct);
         return ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.ExplainRecommendation, result));

@@ -78,7 +78,7 @@ internal sealed class LoginThrottle : IDisposable
         return lockout;
     }
 
-    public Task ResetAsync(AuthDbContext db, string key, CancellationToken ct) =>
+    public static Task ResetAsync(AuthDbContext db, string key, CancellationToken ct) =>
         db.LoginThrottles.Where(t => t.Key == key).ExecuteDeleteAsync(ct);
 
     public void Dispose() => _attempts.Dispose();

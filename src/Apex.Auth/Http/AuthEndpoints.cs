@@ -110,7 +110,8 @@ internal static partial class AuthEndpoints
             return EmailTaken();
         }
 
-        LogRegistered(loggers.CreateLogger(typeof(AuthEndpoints).FullName!), user.Id);
+        var logger = loggers.CreateLogger(typeof(AuthEndpoints).FullName!);
+        LogRegistered(logger, user.Id);
         var pair = await sessions.StartAsync(user, ct);
         return TypedResults.Created("/auth/me", ToResponse(pair, time, user));
     }
@@ -189,7 +190,7 @@ internal static partial class AuthEndpoints
             return Problems.Result(StatusCodes.Status401Unauthorized, "The email or password is wrong.");
         }
 
-        await throttle.ResetAsync(db, email, ct);
+        await LoginThrottle.ResetAsync(db, email, ct);
         if (result == PasswordVerificationResult.SuccessRehashNeeded)
         {
             var rehashed = passwords.Hash(password);

@@ -12,7 +12,7 @@ namespace Apex.Auth.Keys;
 /// superseded key stays published until every token it can have signed has expired. The running
 /// server notices keys written by <c>apex keys rotate</c> within <see cref="RecheckInterval"/>.
 /// </summary>
-internal sealed partial class FileKeyStore : ISigningKeySource
+internal sealed partial class FileKeyStore : ISigningKeySource, IDisposable
 {
     private static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan MaxSnapshotAge = TimeSpan.FromMinutes(1);
@@ -61,6 +61,8 @@ internal sealed partial class FileKeyStore : ISigningKeySource
     }
 
     public async ValueTask<KeySet> RefreshAsync(CancellationToken ct) => await ReloadAsync(force: false, ct);
+
+    public void Dispose() => _gate.Dispose();
 
     /// <summary>Creates the first key if the store is empty; called before the server listens.</summary>
     public async Task EnsureKeyAsync(CancellationToken ct)

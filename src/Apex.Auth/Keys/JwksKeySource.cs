@@ -15,7 +15,7 @@ internal sealed partial class JwksKeySource(
     IHttpClientFactory httpClients,
     IOptions<AuthOptions> options,
     TimeProvider time,
-    ILogger<JwksKeySource> logger) : ISigningKeySource
+    ILogger<JwksKeySource> logger) : ISigningKeySource, IDisposable
 {
     public const string HttpClientName = "apex-jwks";
     private static readonly TimeSpan UnknownKidCooldown = TimeSpan.FromSeconds(10);
@@ -36,12 +36,14 @@ internal sealed partial class JwksKeySource(
             return ValueTask.FromResult(keys);
         }
 
-        return new ValueTask<KeySet>(FetchAsync(ct, onlyIfCooledDown: false));
+        return new ValueTask<KeySet>(FetchAsync(onlyIfCooledDown: false, ct));
     }
 
-    public async ValueTask<KeySet> RefreshAsync(CancellationToken ct) => await FetchAsync(ct, onlyIfCooledDown: true);
+    public async ValueTask<KeySet> RefreshAsync(CancellationToken ct) => await FetchAsync(onlyIfCooledDown: true, ct);
 
-    private async Task<KeySet> FetchAsync(CancellationToken ct, bool onlyIfCooledDown)
+    public void Dispose() => _gate.Dispose();
+
+    private async Task<KeySet> FetchAsync(bool onlyIfCooledDown, CancellationToken ct)
     {
         await _gate.WaitAsync(ct);
         try

@@ -29,7 +29,7 @@ internal interface IRevocationStore : IRevocationFeed
 internal sealed partial class DatabaseRevocationStore(
     IServiceScopeFactory scopes,
     TimeProvider time,
-    ILogger<DatabaseRevocationStore> logger) : IRevocationStore
+    ILogger<DatabaseRevocationStore> logger) : IRevocationStore, IDisposable
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _sessions = new(StringComparer.Ordinal);
@@ -74,8 +74,10 @@ internal sealed partial class DatabaseRevocationStore(
         var db = scope.ServiceProvider.GetRequiredService<AuthDbContext>();
         db.Revocations.Add(new RevocationRecord { Kind = kind, TokenId = id, ExpiresAt = expiresAt, RevokedAt = time.GetUtcNow() });
         await db.SaveChangesAsync(ct);
-        LogRevoked(logger, kind.ToString(), id);
+        LogRevoked(logger, kind, id);
     }
+
+    public void Dispose() => _syncGate.Dispose();
 
     public async Task SyncAsync(CancellationToken ct)
     {
@@ -140,7 +142,7 @@ internal sealed partial class DatabaseRevocationStore(
     }
 
     [LoggerMessage(EventId = 1121, Level = LogLevel.Information, Message = "Revoked {Kind} {RevokedId}")]
-    private static partial void LogRevoked(ILogger logger, string kind, string revokedId);
+    private static partial void LogRevoked(ILogger logger, RevocationKind kind, string revokedId);
 }
 
 /// <summary>

@@ -68,7 +68,7 @@ internal static class ChatEndpoints
         if (after is { } c)
         {
             var at = new DateTimeOffset(c.Ticks, TimeSpan.Zero);
-            query = query.Where(t => t.UpdatedAt < at || (t.UpdatedAt == at && string.Compare(t.Id, c.Id) < 0));
+            query = query.Where(t => t.UpdatedAt < at || (t.UpdatedAt == at && t.Id.CompareTo(c.Id) < 0));
         }
 
         var rows = await query.OrderByDescending(t => t.UpdatedAt).ThenByDescending(t => t.Id).Take(take + 1).ToListAsync(ct);
@@ -187,7 +187,7 @@ internal static class ChatEndpoints
         if (after is { } c)
         {
             var at = new DateTimeOffset(c.Ticks, TimeSpan.Zero);
-            query = query.Where(m => m.CreatedAt > at || (m.CreatedAt == at && string.Compare(m.Id, c.Id) > 0));
+            query = query.Where(m => m.CreatedAt > at || (m.CreatedAt == at && m.Id.CompareTo(c.Id) > 0));
         }
 
         var rows = await query.OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Take(take + 1).ToListAsync(ct);

@@ -98,7 +98,7 @@ internal static partial class DatasetEndpoints
             if (isMultipart)
             {
                 var form = await request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = bodyLimit, ValueLengthLimit = 4096 }, ct);
-                var file = form.Files.GetFile("file") ?? form.Files.FirstOrDefault();
+                var file = form.Files.GetFile("file") ?? (form.Files.Count > 0 ? form.Files[0] : null);
                 if (file is null)
                 {
                     return Validation("file", "Attach the usage export as the form field 'file'.");
@@ -187,7 +187,8 @@ internal static partial class DatasetEndpoints
         }
 
         var info = await store.SaveAsync(userId, name, parsed, ct);
-        Log.Uploaded(loggers.CreateLogger("Apex.Chat.Datasets"), info.Id, info.Rows, parsed.Warnings.Count);
+        var logger = loggers.CreateLogger("Apex.Chat.Datasets");
+        Log.Uploaded(logger, info.Id, info.Rows, parsed.Warnings.Count);
         return TypedResults.Created($"/api/datasets/{info.Id}", DatasetResponse.From(info));
     }
 

@@ -100,7 +100,7 @@ internal sealed class DatasetStore(IServiceScopeFactory scopes, TimeProvider tim
         var query = db.Datasets.AsNoTracking().Where(d => d.UserId == userId);
         if (afterId is not null)
         {
-            query = query.Where(d => string.Compare(d.Id, afterId) < 0);
+            query = query.Where(d => d.Id.CompareTo(afterId) < 0);
         }
 
         var rows = await query.OrderByDescending(d => d.Id).Take(limit + 1).ToListAsync(ct);

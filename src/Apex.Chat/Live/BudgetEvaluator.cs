@@ -219,7 +219,7 @@ internal sealed partial class BudgetEvaluator(IServiceScopeFactory scopes, IServ
         }
     }
 
-    private UsageAlert New(IngestCaller caller, string kind, string? feature, string month, DateTimeOffset now) => new()
+    private static UsageAlert New(IngestCaller caller, string kind, string? feature, string month, DateTimeOffset now) => new()
     {
         Id = ApexIds.New("alr"),
         DatasetId = caller.DatasetId,

@@ -100,7 +100,7 @@ public sealed class IngestKeyStore(IServiceScopeFactory scopes, TimeProvider tim
         var query = db.IngestKeys.AsNoTracking().Where(k => k.UserId == userId);
         if (afterId is not null)
         {
-            query = query.Where(k => string.Compare(k.Id, afterId) < 0);
+            query = query.Where(k => k.Id.CompareTo(afterId) < 0);
         }
 
         var rows = await query.OrderByDescending(k => k.Id).Take(limit + 1).ToListAsync(ct);

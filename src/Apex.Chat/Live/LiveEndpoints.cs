@@ -200,7 +200,7 @@ internal static class LiveEndpoints
         var query = db.Alerts.AsNoTracking().Where(a => a.UserId == userId);
         if (cursor is not null)
         {
-            query = query.Where(a => string.Compare(a.Id, cursor) < 0);
+            query = query.Where(a => a.Id.CompareTo(cursor) < 0);
         }
 
         var rows = await query.OrderByDescending(a => a.Id).Take(size + 1).Select(a => new { a.Id, a.Json }).ToListAsync(ct);

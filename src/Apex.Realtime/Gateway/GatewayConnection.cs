@@ -11,7 +11,7 @@ namespace Apex.Realtime.Gateway;
 /// per-connection queue. The broker writes into the queue without ever waiting, so a slow client
 /// only ever costs its own queue; when that fills, the client is closed with 1013.
 /// </summary>
-internal sealed partial class GatewayConnection : IStreamSubscriber
+internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
 {
     private const int InitialReceiveBuffer = 4 * 1024;
 
@@ -193,6 +193,9 @@ internal sealed partial class GatewayConnection : IStreamSubscriber
             _queue.Writer.TryWrite(Frames.Heartbeat());
         }
     }
+
+    /// <summary>Releases the abort source when the connection never ran (<see cref="RunAsync"/> releases it at its end).</summary>
+    public void Dispose() => _abort.Dispose();
 
     /// <summary>Runs both loops until the connection is closed or lost.</summary>
     public async Task RunAsync()

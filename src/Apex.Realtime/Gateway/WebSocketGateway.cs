@@ -82,7 +82,7 @@ internal sealed class WebSocketGateway(
             context.Items.Remove(key);
         }
 
-        var connection = new GatewayConnection(socket, userId, validation.ExpiresAt, services, validation.TokenId, validation.SessionId, stream);
+        using var connection = new GatewayConnection(socket, userId, validation.ExpiresAt, services, validation.TokenId, validation.SessionId, stream);
         if (!registry.TryAdd(connection))
         {
             await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);

@@ -33,7 +33,7 @@ public static class ServiceEndpoints
 
         var service = endpoints.MapGroup(string.Empty).AllowAnonymous().WithTags("Service");
         service.MapGet("/health", (ServiceInfo info, HealthCheckService health, CancellationToken ct) =>
-            HealthAsync(info.ServiceName, info, health, ct)).WithName("Health");
+            HealthAsync(ServiceInfo.ServiceName, info, health, ct)).WithName("Health");
         if (role != ServerRole.Api)
         {
             service.MapGet("/auth/health", (ServiceInfo info, HealthCheckService health, CancellationToken ct) =>
@@ -155,11 +155,10 @@ public static class ServiceEndpoints
 internal sealed class ServiceInfo(TimeProvider time)
 {
     public const string AppName = "Apex";
+    public const string ServiceName = "apex";
     public const string AuthServiceName = "apex-auth";
 
     private readonly long _started = time.GetTimestamp();
-
-    public string ServiceName => "apex";
 
     public string Version { get; } = ReadVersion();
 

@@ -56,7 +56,7 @@ public static class Tracing
     /// The SDK's AddOtlpExporter reads the signal-neutral variables only; the traces-specific ones
     /// of the OTel specification win over them, and a traces endpoint is used exactly as given.
     /// </summary>
-    private static void ApplyTracesOverrides(OtlpExporterOptions options, IConfiguration configuration)
+    private static void ApplyTracesOverrides(OtlpExporterOptions options, ConfigurationManager configuration)
     {
         if (configuration[TracesProtocolKey] is { Length: > 0 } protocol)
         {
@@ -74,7 +74,7 @@ public static class Tracing
         }
     }
 
-    private static void RequireHttpUrl(IConfiguration configuration, string key)
+    private static void RequireHttpUrl(ConfigurationManager configuration, string key)
     {
         if (configuration[key] is { Length: > 0 } value
             && !(Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
@@ -83,7 +83,7 @@ public static class Tracing
         }
     }
 
-    private static void RequireProtocol(IConfiguration configuration, string key)
+    private static void RequireProtocol(ConfigurationManager configuration, string key)
     {
         if (configuration[key] is { Length: > 0 } value && value.Trim() is not ("grpc" or "http/protobuf"))
         {

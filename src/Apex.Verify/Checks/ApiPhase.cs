@@ -6,6 +6,8 @@ namespace Apex.Verify.Checks;
 /// <summary>Phase 5: create, list and read a thread; another user cannot read it.</summary>
 internal static class ApiPhase
 {
+    private static readonly string[] ThreadFields = ["id", "title", "created_at", "updated_at", "archived"];
+
     public static async Task RunAsync(VerifyContext ctx, CancellationToken ct)
     {
         var e = ctx.Endpoints;
@@ -52,7 +54,7 @@ internal static class ApiPhase
         {
             var response = await ctx.Http.GetAsync(e.ApiPath($"api/threads/{ctx.ThreadId}"), ctx.UserA!.AccessToken, ct);
             var body = response.Expect(200).ExpectJsonObject();
-            var missing = new[] { "id", "title", "created_at", "updated_at", "archived" }.Where(f => !((JsonElement?)body).Has(f)).ToList();
+            var missing = ThreadFields.Where(f => !((JsonElement?)body).Has(f)).ToList();
             if (missing.Count > 0)
             {
                 throw new CheckFailedException($"{response.Describe()}: thread lacks {string.Join(", ", missing)}");

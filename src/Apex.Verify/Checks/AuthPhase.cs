@@ -7,6 +7,8 @@ namespace Apex.Verify.Checks;
 /// <summary>Phase 4: sign-in, token validation, /auth/me, 401 before 422, logout revokes.</summary>
 internal static class AuthPhase
 {
+    private static readonly string[] MeFields = ["id", "email", "created_at", "providers"];
+
     public const string ProbeDomain = "probe.apex.invalid";
 
     public static async Task RunAsync(VerifyContext ctx, CancellationToken ct)
@@ -119,7 +121,7 @@ internal static class AuthPhase
         {
             var a = ctx.UserA!;
             var body = (await ctx.Http.GetAsync(e.AuthPath("auth/me"), a.AccessToken, ct)).Expect(200).ExpectJsonObject();
-            var missing = new[] { "id", "email", "created_at", "providers" }.Where(f => !((JsonElement?)body).Has(f)).ToList();
+            var missing = MeFields.Where(f => !((JsonElement?)body).Has(f)).ToList();
             if (missing.Count > 0)
             {
                 throw new CheckFailedException($"/auth/me lacks {string.Join(", ", missing)}");

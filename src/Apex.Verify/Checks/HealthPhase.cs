@@ -6,6 +6,8 @@ namespace Apex.Verify.Checks;
 /// <summary>Phase 1: each service answers /health with its uptime and database, readiness, version.</summary>
 internal static class HealthPhase
 {
+    private static readonly string[] PublicConfigFields = ["app_name", "version", "auth_url", "ws_url", "features"];
+
     public static async Task RunAsync(VerifyContext ctx, CancellationToken ct)
     {
         var versions = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -39,7 +41,7 @@ internal static class HealthPhase
         {
             var response = await ctx.Http.GetAsync(e.ApiPath("api/config/public"), null, ct);
             var body = response.Expect(200).ExpectJsonObject();
-            var missing = new[] { "app_name", "version", "auth_url", "ws_url", "features" }.Where(f => !((JsonElement?)body).Has(f)).ToList();
+            var missing = PublicConfigFields.Where(f => !((JsonElement?)body).Has(f)).ToList();
             if (missing.Count > 0)
             {
                 throw new CheckFailedException($"public config lacks {string.Join(", ", missing)}");

@@ -8,6 +8,14 @@ namespace Apex.Verify.Checks;
 /// <summary>Phase 6: handshake rules, connection_established, ping/pong, bad frames.</summary>
 internal static class WebSocketPhase
 {
+    /// <summary>Frames the gateway must answer with an error frame: label, frame, accepted codes, client_id to echo.</summary>
+    private static readonly (string Label, string Frame, string[] Codes, string? ClientId)[] BadFrames =
+    [
+        ("invalid JSON", "{\"type\": \"ping\", ", ["invalid_json"], null),
+        ("no type", "{\"id\":\"verify-no-type\",\"payload\":{}}", ["invalid_message"], null),
+        ("an unknown type", "{\"type\":\"verify_unknown_type\",\"id\":\"verify-unknown\",\"payload\":{}}", ["unknown_type"], "verify-unknown"),
+    ];
+
     public static async Task RunAsync(VerifyContext ctx, CancellationToken ct)
     {
         var e = ctx.Endpoints;
@@ -118,12 +126,7 @@ internal static class WebSocketPhase
             {
                 var sk = socket!;
                 var seen = new List<string>();
-                foreach (var (label, frame, codes, clientId) in new[]
-                {
-                    ("invalid JSON", "{\"type\": \"ping\", ", new[] { "invalid_json" }, (string?)null),
-                    ("no type", "{\"id\":\"verify-no-type\",\"payload\":{}}", new[] { "invalid_message" }, (string?)null),
-                    ("an unknown type", "{\"type\":\"verify_unknown_type\",\"id\":\"verify-unknown\",\"payload\":{}}", new[] { "unknown_type" }, "verify-unknown"),
-                })
+                foreach (var (label, frame, codes, clientId) in BadFrames)
                 {
                     await sk.SendTextAsync(frame, ct);
                     var error = await sk.WaitForAsync(f => f.Type == "error", s.FrameTimeout, $"error frame for {label}", ct);

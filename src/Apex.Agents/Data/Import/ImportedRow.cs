@@ -5,6 +5,7 @@ namespace Apex.Agents.Data.Import;
 /// cache reads and writes inside <see cref="InputTokens"/>), before the shared rules of
 /// <see cref="UsageRowBuilder"/> validate, price and store it.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051:Do not declare visible instance fields", Justification = "Format readers fill the fields in place through out arguments, once per record of million-row files.")]
 public struct ImportedRow
 {
     public long TimestampMs;

@@ -23,18 +23,18 @@ public sealed class MappedFormat(IReadOnlyDictionary<string, string> mapping) : 
 
     private string? Get(IUsageRecord r, string field) => mapping.TryGetValue(field, out var column) ? r.Get(column) : null;
 
-    public bool TryRead(IUsageRecord r, ref ImportedRow row, out string? skip)
+    public bool TryRead(IUsageRecord record, ref ImportedRow row, out string? skip)
     {
         skip = null;
-        if (!UsageValues.TryParseTimestamp(Get(r, "timestamp"), out row.TimestampMs))
+        if (!UsageValues.TryParseTimestamp(Get(record, "timestamp"), out row.TimestampMs))
         {
             skip = "timestamp is not a timestamp";
             return false;
         }
 
-        if (!Count(r, "input_tokens", true, out row.InputTokens, ref skip) || !Count(r, "output_tokens", true, out row.OutputTokens, ref skip)
-            || !Count(r, "cached_input_tokens", false, out row.CacheReadTokens, ref skip) || !Count(r, "cache_write_tokens", false, out row.CacheWriteTokens, ref skip)
-            || !Count(r, "reasoning_tokens", false, out row.ReasoningTokens, ref skip) || !Count(r, "requests", false, out var requests, ref skip))
+        if (!Count(record, "input_tokens", true, out row.InputTokens, ref skip) || !Count(record, "output_tokens", true, out row.OutputTokens, ref skip)
+            || !Count(record, "cached_input_tokens", false, out row.CacheReadTokens, ref skip) || !Count(record, "cache_write_tokens", false, out row.CacheWriteTokens, ref skip)
+            || !Count(record, "reasoning_tokens", false, out row.ReasoningTokens, ref skip) || !Count(record, "requests", false, out var requests, ref skip))
         {
             return false;
         }
@@ -45,27 +45,27 @@ public sealed class MappedFormat(IReadOnlyDictionary<string, string> mapping) : 
             row.Aggregated = true;
         }
 
-        var latency = Get(r, "latency_ms");
+        var latency = Get(record, "latency_ms");
         if (!string.IsNullOrWhiteSpace(latency) && !UsageValues.TryParseDuration(latency, 1, out row.LatencyMs))
         {
             skip = "latency_ms is not a non-negative number";
             return false;
         }
 
-        var cost = Get(r, "cost_usd");
+        var cost = Get(record, "cost_usd");
         if (!string.IsNullOrWhiteSpace(cost) && !UsageValues.TryParseMoney(cost, 1, out row.CostUsd))
         {
             skip = "cost_usd is not a non-negative number";
             return false;
         }
 
-        row.Model = Get(r, "model");
-        row.Feature = Get(r, "feature");
-        row.UserTier = Get(r, "user_tier");
-        var status = Get(r, "status")?.Trim().ToLowerInvariant();
+        row.Model = Get(record, "model");
+        row.Feature = Get(record, "feature");
+        row.UserTier = Get(record, "user_tier");
+        var status = Get(record, "status")?.Trim().ToLowerInvariant();
         row.Error = status is "error" or "failed" or "fail" or "failure" or "timeout"
             || (int.TryParse(status, out var code) && code >= 400);
-        var hash = Get(r, "prompt_hash");
+        var hash = Get(record, "prompt_hash");
         if (!string.IsNullOrWhiteSpace(hash))
         {
             row.PromptHash = UsageValues.Hash(hash.Trim());

@@ -25,8 +25,8 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
         new LangfuseFormat(), new BedrockFormat(),
     ];
 
-    private static readonly IUsageFormat OpenAiApi = new OpenAiUsageApiFormat();
-    private static readonly IUsageFormat AnthropicApi = new AnthropicUsageApiFormat();
+    private static readonly OpenAiUsageApiFormat OpenAiApi = new();
+    private static readonly AnthropicUsageApiFormat AnthropicApi = new();
     private static readonly IUsageFormat Otel = OtlpSpans.Reader();
     private static readonly string[] ApexRequired = ["timestamp", "model", "input_tokens", "output_tokens"];
 
@@ -317,7 +317,7 @@ public sealed class UsageImporter(PriceCatalog catalog, TimeProvider time)
                 var sample = records.EnumerateArray().SelectMany(b => b.TryGetProperty("results", out var r) && r.ValueKind == JsonValueKind.Array ? r.EnumerateArray() : [])
                     .FirstOrDefault(e => e.ValueKind == JsonValueKind.Object);
                 var resultKeys = sample.ValueKind == JsonValueKind.Object ? KeysOf(sample) : new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-                var bucketFormat = AnthropicApi.Recognises(resultKeys) ? AnthropicApi : OpenAiApi.Recognises(resultKeys) ? OpenAiApi : null;
+                IUsageFormat? bucketFormat = AnthropicApi.Recognises(resultKeys) ? AnthropicApi : OpenAiApi.Recognises(resultKeys) ? OpenAiApi : null;
                 if (bucketFormat is null)
                 {
                     return sample.ValueKind == JsonValueKind.Object
