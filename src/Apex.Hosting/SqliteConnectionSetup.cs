@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using SQLitePCL;
 
 namespace Apex.Hosting;
 
@@ -18,10 +19,10 @@ internal sealed class SqliteConnectionSetup : DbConnectionInterceptor
 {
     private static readonly ConcurrentDictionary<string, bool> WalFiles = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<int, SqliteConnectionSetup> Instances = new();
-    private readonly string _busyTimeout;
+    private readonly int _busyTimeoutMs;
 
     private SqliteConnectionSetup(int busyTimeoutSeconds) =>
-        _busyTimeout = $"PRAGMA busy_timeout = {busyTimeoutSeconds * 1000L};";
+        _busyTimeoutMs = (int)Math.Min(busyTimeoutSeconds * 1000L, int.MaxValue);
 
     /// <summary>One interceptor per timeout, shared by every context.</summary>
     public static SqliteConnectionSetup For(int busyTimeoutSeconds) =>
@@ -29,11 +30,10 @@ internal sealed class SqliteConnectionSetup : DbConnectionInterceptor
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = _busyTimeout;
-        command.ExecuteNonQuery();
+        SetBusyTimeout(connection);
         if (NeedsWal(connection))
         {
+            using var command = connection.CreateCommand();
             command.CommandText = "PRAGMA journal_mode = WAL;";
             Switched(connection, command.ExecuteScalar());
         }
@@ -41,14 +41,28 @@ internal sealed class SqliteConnectionSetup : DbConnectionInterceptor
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = _busyTimeout;
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        SetBusyTimeout(connection);
         if (NeedsWal(connection))
         {
+            await using var command = connection.CreateCommand();
             command.CommandText = "PRAGMA journal_mode = WAL;";
             Switched(connection, await command.ExecuteScalarAsync(cancellationToken));
         }
+    }
+
+    // Every open of a pooled connection passes here (EF Core opens and closes around each query), so
+    // the timeout is set by one call into SQLite instead of preparing and running a PRAGMA each time.
+    private void SetBusyTimeout(DbConnection connection)
+    {
+        if (connection is SqliteConnection { Handle: { } handle })
+        {
+            SqliteException.ThrowExceptionForRC(raw.sqlite3_busy_timeout(handle, _busyTimeoutMs), handle);
+            return;
+        }
+
+        using var command = connection.CreateCommand();
+        command.CommandText = $"PRAGMA busy_timeout = {_busyTimeoutMs};";
+        command.ExecuteNonQuery();
     }
 
     // An in-memory database has no log to switch, and a read-only connection (EF Core's existence

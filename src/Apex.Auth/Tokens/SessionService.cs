@@ -8,9 +8,17 @@ namespace Apex.Auth.Tokens;
 
 internal sealed record TokenPairIssue(IssuedToken Access, IssuedToken Refresh, string SessionId);
 
+/// <summary>What a won rotation returns: the session's end (Unix milliseconds) and the account's email.</summary>
+internal sealed class RotatedSession
+{
+    public long ExpiresAt { get; init; }
+
+    public string Email { get; init; } = "";
+}
+
 /// <summary>
 /// Login sessions: each is a family of refresh tokens of which exactly one is current. Rotation is
-/// one conditional UPDATE on the session row, so of any number of concurrent uses of one refresh
+/// one conditional <c>UPDATE … RETURNING</c> on the session row, so of any number of concurrent uses of one refresh
 /// token exactly one wins; any other use of a non-current token is reuse and revokes the family.
 /// </summary>
 internal sealed partial class SessionService(
@@ -56,31 +64,50 @@ internal sealed partial class SessionService(
             return (null, TokenFailureReasons.Invalid);
         }
 
+        // The new refresh token's id goes into the session row before the token is signed, so the key
+        // is fetched first: a node that cannot sign fails here, before it changes anything.
         var now = time.GetUtcNow();
-        var user = await db.Users.AsNoTracking().Where(u => u.Id == presented.UserId).FirstOrDefaultAsync(ct);
+        var key = await tokens.SigningKeyAsync(now, ct);
+        var nextId = TokenService.NewTokenId();
+        var userId = presented.UserId;
+        var presentedId = presented.TokenId;
+        var nowMs = now.ToUnixTimeMilliseconds();
+
+        // One statement decides the rotation and returns what the new pair needs: the session must be
+        // this user's, hold the presented token as current, be neither revoked nor expired, and the
+        // account must exist and be enabled. Of concurrent uses of one token exactly one matches.
+        // Table and column names are those of the migrations (the same on SQLite and PostgreSQL).
+        var rotated = await db.Database.SqlQuery<RotatedSession>($"""
+            UPDATE "auth_sessions" SET "CurrentTokenId" = {nextId}
+            WHERE "Id" = {sessionId} AND "UserId" = {userId} AND "CurrentTokenId" = {presentedId}
+              AND "RevokedAt" IS NULL AND "ExpiresAt" > {nowMs}
+              AND EXISTS (SELECT 1 FROM "auth_users" AS u WHERE u."Id" = {userId} AND u."DisabledAt" IS NULL)
+            RETURNING "ExpiresAt" AS "ExpiresAt",
+              (SELECT u."Email" FROM "auth_users" AS u WHERE u."Id" = {userId}) AS "Email"
+            """).ToListAsync(ct);
+        if (rotated is [{ } won])
+        {
+            var sessionEnd = DateTimeOffset.FromUnixTimeMilliseconds(won.ExpiresAt);
+            var accessEnd = Min(now + TimeSpan.FromMinutes(_options.AccessTokenMinutes), sessionEnd);
+            var refreshEnd = Min(now + TimeSpan.FromDays(_options.RefreshTokenDays), sessionEnd);
+            var access = tokens.Create(key, TokenTypes.Access, userId, won.Email, sessionId, TokenService.NewTokenId(), now, accessEnd);
+            var refresh = tokens.Create(key, TokenTypes.Refresh, userId, won.Email, sessionId, nextId, now, refreshEnd);
+            return (new TokenPairIssue(access, refresh, sessionId), null);
+        }
+
+        // Lost: find out why, reading the rows as they are now.
+        var user = await db.Users.AsNoTracking().Where(u => u.Id == userId).FirstOrDefaultAsync(ct);
         if (user is null || user.DisabledAt is not null)
         {
             return (null, TokenFailureReasons.Revoked);
         }
 
-        var session = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId && s.UserId == user.Id).FirstOrDefaultAsync(ct);
-        if (session is null)
+        var current = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId && s.UserId == userId).FirstOrDefaultAsync(ct);
+        if (current is null)
         {
             return (null, TokenFailureReasons.Invalid);
         }
 
-        var (access, refresh) = await MintAsync(user.Id, user.Email, session.Id, session.ExpiresAt, now, ct);
-        var presentedId = presented.TokenId;
-        var won = await db.Sessions
-            .Where(s => s.Id == sessionId && s.CurrentTokenId == presentedId && s.RevokedAt == null && s.ExpiresAt > now)
-            .ExecuteUpdateAsync(s => s.SetProperty(x => x.CurrentTokenId, refresh.TokenId), ct);
-        if (won == 1)
-        {
-            return (new TokenPairIssue(access, refresh, sessionId), null);
-        }
-
-        // Lost: find out why, reading the row as it is now.
-        var current = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId).FirstAsync(ct);
         if (current.RevokedAt is not null)
         {
             return (null, TokenFailureReasons.Revoked);
@@ -91,7 +118,7 @@ internal sealed partial class SessionService(
             return (null, TokenFailureReasons.Expired);
         }
 
-        LogReuseDetected(logger, user.Id, sessionId);
+        LogReuseDetected(logger, userId, sessionId);
         await RevokeAsync(sessionId, ct);
         return (null, TokenFailureReasons.Reused);
     }
