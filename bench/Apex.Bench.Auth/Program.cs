@@ -194,6 +194,41 @@ try
         await db.Database.OpenConnectionAsync();
         await db.Database.CloseConnectionAsync();
     }));
+    profile.Add(await Profile.RunAsync("DI scope + AuthDbContext ready, connection not opened", 1_000, async () =>
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        _ = scope.ServiceProvider.GetRequiredService<Apex.Auth.Data.AuthDbContext>().Database.GetDbConnection();
+        await Task.CompletedTask;
+    }));
+    var profileSession = (await tokenService.CheckAsync(profileRefresh, "refresh", CancellationToken.None)).Token!.SessionId!;
+    await using (var scope = scopes.CreateAsyncScope())
+    {
+        // One open connection, so that the rows below differ only in the commit: SQLite's own setting
+        // as Apex runs it, then synchronous = NORMAL (no fsync per commit in WAL mode) for comparison.
+        var db = scope.ServiceProvider.GetRequiredService<Apex.Auth.Data.AuthDbContext>();
+        await db.Database.OpenConnectionAsync();
+        await using var pragma = db.Database.GetDbConnection().CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous;";
+        var synchronous = Convert.ToInt64(await pragma.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+        Task OneUpdate() => db.Sessions.Where(x => x.Id == profileSession && x.RevokedAt == null)
+            .ExecuteUpdateAsync(x => x.SetProperty(r => r.CurrentTokenId, r => r.CurrentTokenId));
+        profile.Add(await Profile.RunAsync($"one conditional UPDATE of a session row and its commit (synchronous = {synchronous})", 1_000, OneUpdate));
+        pragma.CommandText = "PRAGMA synchronous = NORMAL;";
+        await pragma.ExecuteNonQueryAsync();
+        try
+        {
+            profile.Add(await Profile.RunAsync("the same UPDATE with synchronous = NORMAL (for comparison only)", 1_000, OneUpdate));
+        }
+        finally
+        {
+            // The pooled connection goes back to the pool with Apex's setting.
+            pragma.CommandText = $"PRAGMA synchronous = {synchronous};";
+            await pragma.ExecuteNonQueryAsync();
+        }
+
+        await db.Database.CloseConnectionAsync();
+    }
+
     profile.Add(await Profile.RunAsync("DI scope + one EF Core point read (the user)", 1_000, async () =>
     {
         await using var scope = scopes.CreateAsyncScope();
