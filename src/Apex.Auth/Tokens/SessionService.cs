@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Apex.Auth.Data;
 using Apex.Auth.Revocation;
 using Microsoft.EntityFrameworkCore;
@@ -7,14 +8,6 @@ using Microsoft.Extensions.Options;
 namespace Apex.Auth.Tokens;
 
 internal sealed record TokenPairIssue(IssuedToken Access, IssuedToken Refresh, string SessionId);
-
-/// <summary>What a won rotation returns: the session's end (Unix milliseconds) and the account's email.</summary>
-internal sealed class RotatedSession
-{
-    public long ExpiresAt { get; init; }
-
-    public string Email { get; init; } = "";
-}
 
 /// <summary>
 /// Login sessions: each is a family of refresh tokens of which exactly one is current. Rotation is
@@ -29,6 +22,18 @@ internal sealed partial class SessionService(
     TimeProvider time,
     ILogger<SessionService> logger)
 {
+    // One statement decides a rotation and returns what the new pair needs: the session must be this
+    // user's, hold the presented token as current, be neither revoked nor expired, and the account must
+    // exist and be enabled. Of concurrent uses of one token exactly one matches. Table and column
+    // names are those of the migrations (the same on SQLite and PostgreSQL); times are Unix ms.
+    private const string RotateSql = """
+        UPDATE "auth_sessions" SET "CurrentTokenId" = @next
+        WHERE "Id" = @session AND "UserId" = @user AND "CurrentTokenId" = @presented
+          AND "RevokedAt" IS NULL AND "ExpiresAt" > @now
+          AND EXISTS (SELECT 1 FROM "auth_users" AS u WHERE u."Id" = @user AND u."DisabledAt" IS NULL)
+        RETURNING "ExpiresAt", (SELECT u."Email" FROM "auth_users" AS u WHERE u."Id" = @user)
+        """;
+
     private readonly AuthOptions _options = options.Value;
 
     public async Task<TokenPairIssue> StartAsync(UserRecord user, CancellationToken ct)
@@ -73,25 +78,14 @@ internal sealed partial class SessionService(
         var presentedId = presented.TokenId;
         var nowMs = now.ToUnixTimeMilliseconds();
 
-        // One statement decides the rotation and returns what the new pair needs: the session must be
-        // this user's, hold the presented token as current, be neither revoked nor expired, and the
-        // account must exist and be enabled. Of concurrent uses of one token exactly one matches.
-        // Table and column names are those of the migrations (the same on SQLite and PostgreSQL).
-        var rotated = await db.Database.SqlQuery<RotatedSession>($"""
-            UPDATE "auth_sessions" SET "CurrentTokenId" = {nextId}
-            WHERE "Id" = {sessionId} AND "UserId" = {userId} AND "CurrentTokenId" = {presentedId}
-              AND "RevokedAt" IS NULL AND "ExpiresAt" > {nowMs}
-              AND EXISTS (SELECT 1 FROM "auth_users" AS u WHERE u."Id" = {userId} AND u."DisabledAt" IS NULL)
-            RETURNING "ExpiresAt" AS "ExpiresAt",
-              (SELECT u."Email" FROM "auth_users" AS u WHERE u."Id" = {userId}) AS "Email"
-            """).ToListAsync(ct);
-        if (rotated is [{ } won])
+        var won = await RotateAsync(sessionId, userId, presentedId, nextId, nowMs, ct);
+        if (won is { } rotated)
         {
-            var sessionEnd = DateTimeOffset.FromUnixTimeMilliseconds(won.ExpiresAt);
+            var sessionEnd = DateTimeOffset.FromUnixTimeMilliseconds(rotated.ExpiresAt);
             var accessEnd = Min(now + TimeSpan.FromMinutes(_options.AccessTokenMinutes), sessionEnd);
             var refreshEnd = Min(now + TimeSpan.FromDays(_options.RefreshTokenDays), sessionEnd);
-            var access = tokens.Create(key, TokenTypes.Access, userId, won.Email, sessionId, TokenService.NewTokenId(), now, accessEnd);
-            var refresh = tokens.Create(key, TokenTypes.Refresh, userId, won.Email, sessionId, nextId, now, refreshEnd);
+            var access = tokens.Create(key, TokenTypes.Access, userId, rotated.Email, sessionId, TokenService.NewTokenId(), now, accessEnd);
+            var refresh = tokens.Create(key, TokenTypes.Refresh, userId, rotated.Email, sessionId, nextId, now, refreshEnd);
             return (new TokenPairIssue(access, refresh, sessionId), null);
         }
 
@@ -121,6 +115,51 @@ internal sealed partial class SessionService(
         LogReuseDetected(logger, userId, sessionId);
         await RevokeAsync(sessionId, ct);
         return (null, TokenFailureReasons.Reused);
+    }
+
+    // The statement runs as plain ADO.NET on the context's connection: EF Core's query pipeline costs
+    // several times the statement itself on a fresh context, and a rotation runs nothing else.
+    // Named @parameters work on both providers (Npgsql rewrites them to positional ones).
+    private async Task<(long ExpiresAt, string Email)?> RotateAsync(
+        string sessionId, string userId, string presentedId, string nextId, long nowMs, CancellationToken ct)
+    {
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await using var command = db.Database.GetDbConnection().CreateCommand();
+            command.CommandText = RotateSql;
+            command.CommandTimeout = db.Database.GetCommandTimeout() ?? command.CommandTimeout;
+            Add(command, "@next", nextId);
+            Add(command, "@session", sessionId);
+            Add(command, "@user", userId);
+            Add(command, "@presented", presentedId);
+            Add(command, "@now", nowMs);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct))
+            {
+                return null;
+            }
+
+            var result = (reader.GetInt64(0), reader.GetString(1));
+            // Read to the end: SQLite commits the implicit transaction when the statement finishes.
+            while (await reader.ReadAsync(ct))
+            {
+            }
+
+            return result;
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
     }
 
     /// <summary>Ends a session: its refresh token stops rotating and its access tokens are refused.</summary>
