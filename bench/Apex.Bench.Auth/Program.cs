@@ -8,9 +8,9 @@ using System.Text.Json;
 using Apex.Auth.Passwords;
 using Apex.Auth.Tokens;
 using Apex.Server;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 // `dotnet run -c Release --project bench/Apex.Bench.Auth [--seconds 8] [--concurrency 32]`
