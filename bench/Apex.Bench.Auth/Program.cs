@@ -10,6 +10,7 @@ using Apex.Auth.Tokens;
 using Apex.Server;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 // `dotnet run -c Release --project bench/Apex.Bench.Auth [--seconds 8] [--concurrency 32]`
@@ -20,6 +21,7 @@ var concurrency = ArgInt(args, "--concurrency", 32);
 var duration = TimeSpan.FromSeconds(seconds);
 var dataDir = Directory.CreateTempSubdirectory("apex-bench-auth-").FullName;
 var rows = new List<string[]>();
+var profile = new List<string[]>();
 
 try
 {
@@ -172,6 +174,74 @@ try
 
     await bareRefresh.StopAsync();
 
+    // 3b. Where a rotation's time goes: each step alone on one thread in this process, no HTTP. The
+    // full in-process rotation is SessionService.RefreshAsync in its own DI scope, as a request runs it.
+    var profileRefresh = await LoginRefreshTokenAsync(client, apexUrl, email, password);
+    var scopes = apex.Services.GetRequiredService<IServiceScopeFactory>();
+    var profileVerify = await tokenService.CheckAsync(profileRefresh, "refresh", CancellationToken.None);
+    var profileUserId = profileVerify.Token?.UserId ?? throw new InvalidOperationException("The profile session's refresh token was refused: " + profileVerify.Failure);
+    profile.Add(await Profile.RunAsync("verify one refresh token (ES256, claims)", 1_000, async () =>
+    {
+        var (ok, failure) = await tokenService.CheckAsync(profileRefresh, "refresh", CancellationToken.None);
+        _ = ok ?? throw new InvalidOperationException(failure);
+    }));
+    profile.Add(await Profile.RunAsync("sign one token (ES256)", 1_000, async () =>
+        await tokenService.CreateAsync("refresh", profileUserId, email, "ses_bench", DateTimeOffset.UtcNow.AddDays(1), CancellationToken.None)));
+    profile.Add(await Profile.RunAsync("DI scope + open and close the pooled database connection", 1_000, async () =>
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Apex.Auth.Data.AuthDbContext>();
+        await db.Database.OpenConnectionAsync();
+        await db.Database.CloseConnectionAsync();
+    }));
+    profile.Add(await Profile.RunAsync("DI scope + AuthDbContext ready, connection not opened", 1_000, async () =>
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        _ = scope.ServiceProvider.GetRequiredService<Apex.Auth.Data.AuthDbContext>().Database.GetDbConnection();
+        await Task.CompletedTask;
+    }));
+    var profileSession = (await tokenService.CheckAsync(profileRefresh, "refresh", CancellationToken.None)).Token!.SessionId!;
+    await using (var scope = scopes.CreateAsyncScope())
+    {
+        // One open connection, so that the rows below differ only in the commit: SQLite's own setting
+        // as Apex runs it, then synchronous = NORMAL (no fsync per commit in WAL mode) for comparison.
+        var db = scope.ServiceProvider.GetRequiredService<Apex.Auth.Data.AuthDbContext>();
+        await db.Database.OpenConnectionAsync();
+        await using var pragma = db.Database.GetDbConnection().CreateCommand();
+        pragma.CommandText = "PRAGMA synchronous;";
+        var synchronous = Convert.ToInt64(await pragma.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+        Task OneUpdate() => db.Sessions.Where(x => x.Id == profileSession && x.RevokedAt == null)
+            .ExecuteUpdateAsync(x => x.SetProperty(r => r.CurrentTokenId, r => r.CurrentTokenId));
+        profile.Add(await Profile.RunAsync($"one conditional UPDATE of a session row and its commit (synchronous = {synchronous})", 1_000, OneUpdate));
+        pragma.CommandText = "PRAGMA synchronous = NORMAL;";
+        await pragma.ExecuteNonQueryAsync();
+        try
+        {
+            profile.Add(await Profile.RunAsync("the same UPDATE with synchronous = NORMAL (for comparison only)", 1_000, OneUpdate));
+        }
+        finally
+        {
+            // The pooled connection goes back to the pool with Apex's setting.
+            pragma.CommandText = $"PRAGMA synchronous = {synchronous};";
+            await pragma.ExecuteNonQueryAsync();
+        }
+
+        await db.Database.CloseConnectionAsync();
+    }
+
+    profile.Add(await Profile.RunAsync("DI scope + one EF Core point read (the user)", 1_000, async () =>
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Apex.Auth.Data.AuthDbContext>();
+        _ = await db.Users.AsNoTracking().Where(u => u.Id == profileUserId).FirstAsync();
+    }));
+    profile.Add(await Profile.RunAsync("whole rotation in process (SessionService.RefreshAsync)", 1_000, async () =>
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var (pair, failure) = await scope.ServiceProvider.GetRequiredService<SessionService>().RefreshAsync(profileRefresh, CancellationToken.None);
+        profileRefresh = pair?.Refresh.Token ?? throw new InvalidOperationException("An in-process rotation was refused: " + failure);
+    }));
+
     // 4. Login at the configured hash cost (PBKDF2-HMAC-SHA512).
     var passwords = apex.Services.GetRequiredService<PasswordService>();
     var hash = passwords.Hash(password);
@@ -220,6 +290,10 @@ if (File.Exists("/proc/loadavg"))
 }
 
 Table.Print(["measurement", "rate", "unit", "p50 ms", "p99 ms"], rows);
+Console.WriteLine();
+Console.WriteLine("Refresh rotation, step by step (one thread, in process, no HTTP):");
+Console.WriteLine();
+Table.Print(["step", "wall µs/op", "process CPU µs/op"], profile);
 return 0;
 
 static double LocalValidationRate(IAccessTokenValidator validator, IReadOnlyList<string> tokens, TimeSpan duration)
@@ -316,6 +390,31 @@ internal static class BareServer
         });
         return app;
     }
+}
+
+/// <summary>Times one step of a rotation alone: wall time and the whole process's CPU time per call.</summary>
+internal static class Profile
+{
+    public static async Task<string[]> RunAsync(string name, int count, Func<Task> step)
+    {
+        for (var i = 0; i < count / 10; i++)
+        {
+            await step();
+        }
+
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            await step();
+        }
+
+        watch.Stop();
+        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        return [name, Us(watch.Elapsed.TotalMicroseconds / count), Us(cpu.TotalMicroseconds / count)];
+    }
+
+    private static string Us(double us) => us.ToString("N0", CultureInfo.InvariantCulture);
 }
 
 internal sealed record LoadResult(double PerSecond, double P50, double P99, long Failures);

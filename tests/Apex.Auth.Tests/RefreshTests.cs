@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using Apex.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using static Apex.Auth.Tests.Http;
 
 namespace Apex.Auth.Tests;
@@ -97,5 +99,57 @@ public sealed class RefreshTests
         using var response = await server.PostAsync("/auth/refresh", new { refresh_token = expired });
         var problem = await ProblemAsync(response, HttpStatusCode.Unauthorized);
         Assert.Contains("expired", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_rotated_pair_carries_the_account_and_session_and_ends_with_the_session()
+    {
+        await using var server = await ApexTestServer.StartAsync();
+        var user = await server.RegisterUserAsync();
+        var sessionId = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(user.RefreshToken).GetPayloadValue<string>("sid");
+        var sessionEnd = DateTimeOffset.UtcNow.AddMinutes(5);
+        await using (var scope = server.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<Data.AuthDbContext>();
+            Assert.Equal(1, await db.Sessions.Where(s => s.Id == sessionId).ExecuteUpdateAsync(s => s.SetProperty(x => x.ExpiresAt, sessionEnd)));
+        }
+
+        var pair = await RefreshAsync(server, user.RefreshToken);
+        foreach (var token in new[] { pair.Access, pair.Refresh })
+        {
+            var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token);
+            Assert.Equal(user.Id, jwt.Subject);
+            Assert.Equal(user.Email, jwt.GetPayloadValue<string>("email"));
+            Assert.Equal(sessionId, jwt.GetPayloadValue<string>("sid"));
+            // Neither token outlives the session it belongs to.
+            Assert.InRange(new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), DateTimeOffset.UtcNow, sessionEnd);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await server.ValidateAsync(pair.Access)).Status);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_disabled_account_cannot_rotate_and_that_refusal_is_not_counted_as_reuse()
+    {
+        await using var server = await ApexTestServer.StartAsync();
+        var user = await server.RegisterUserAsync();
+        async Task SetDisabledAsync(DateTimeOffset? at)
+        {
+            await using var scope = server.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<Data.AuthDbContext>();
+            Assert.Equal(1, await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.DisabledAt, at)));
+        }
+
+        // Only the account row changes here: the session row still names this token as current.
+        await SetDisabledAsync(DateTimeOffset.UtcNow);
+        using (var refused = await server.PostAsync("/auth/refresh", new { refresh_token = user.RefreshToken }))
+        {
+            var problem = await ProblemAsync(refused, HttpStatusCode.Unauthorized);
+            Assert.Contains("revoked", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        await SetDisabledAsync(null);
+        var pair = await RefreshAsync(server, user.RefreshToken);
+        Assert.NotEqual(user.RefreshToken, pair.Refresh);
     }
 }

@@ -9,7 +9,11 @@ internal sealed record SigningKey(
     SecurityKey? PrivateKey,
     SecurityKey ValidationKey,
     JsonWebKey? PublicJwk,
-    DateTimeOffset ActivatesAt);
+    DateTimeOffset ActivatesAt)
+{
+    /// <summary>Built once per key: every token this key signs shares them.</summary>
+    public SigningCredentials? Credentials { get; } = PrivateKey is null ? null : new SigningCredentials(PrivateKey, Algorithm);
+}
 
 /// <summary>An immutable view of the keys: the one that signs now and every one that still verifies.</summary>
 internal sealed class KeySet

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Apex.Auth.Data;
 using Apex.Auth.Revocation;
 using Microsoft.EntityFrameworkCore;
@@ -10,7 +11,7 @@ internal sealed record TokenPairIssue(IssuedToken Access, IssuedToken Refresh, s
 
 /// <summary>
 /// Login sessions: each is a family of refresh tokens of which exactly one is current. Rotation is
-/// one conditional UPDATE on the session row, so of any number of concurrent uses of one refresh
+/// one conditional <c>UPDATE … RETURNING</c> on the session row, so of any number of concurrent uses of one refresh
 /// token exactly one wins; any other use of a non-current token is reuse and revokes the family.
 /// </summary>
 internal sealed partial class SessionService(
@@ -21,6 +22,18 @@ internal sealed partial class SessionService(
     TimeProvider time,
     ILogger<SessionService> logger)
 {
+    // One statement decides a rotation and returns what the new pair needs: the session must be this
+    // user's, hold the presented token as current, be neither revoked nor expired, and the account must
+    // exist and be enabled. Of concurrent uses of one token exactly one matches. Table and column
+    // names are those of the migrations (the same on SQLite and PostgreSQL); times are Unix ms.
+    private const string RotateSql = """
+        UPDATE "auth_sessions" SET "CurrentTokenId" = @next
+        WHERE "Id" = @session AND "UserId" = @user AND "CurrentTokenId" = @presented
+          AND "RevokedAt" IS NULL AND "ExpiresAt" > @now
+          AND EXISTS (SELECT 1 FROM "auth_users" AS u WHERE u."Id" = @user AND u."DisabledAt" IS NULL)
+        RETURNING "ExpiresAt", (SELECT u."Email" FROM "auth_users" AS u WHERE u."Id" = @user)
+        """;
+
     private readonly AuthOptions _options = options.Value;
 
     public async Task<TokenPairIssue> StartAsync(UserRecord user, CancellationToken ct)
@@ -56,31 +69,39 @@ internal sealed partial class SessionService(
             return (null, TokenFailureReasons.Invalid);
         }
 
+        // The new refresh token's id goes into the session row before the token is signed, so the key
+        // is fetched first: a node that cannot sign fails here, before it changes anything.
         var now = time.GetUtcNow();
-        var user = await db.Users.AsNoTracking().Where(u => u.Id == presented.UserId).FirstOrDefaultAsync(ct);
+        var key = await tokens.SigningKeyAsync(now, ct);
+        var nextId = TokenService.NewTokenId();
+        var userId = presented.UserId;
+        var presentedId = presented.TokenId;
+        var nowMs = now.ToUnixTimeMilliseconds();
+
+        var won = await RotateAsync(sessionId, userId, presentedId, nextId, nowMs, ct);
+        if (won is { } rotated)
+        {
+            var sessionEnd = DateTimeOffset.FromUnixTimeMilliseconds(rotated.ExpiresAt);
+            var accessEnd = Min(now + TimeSpan.FromMinutes(_options.AccessTokenMinutes), sessionEnd);
+            var refreshEnd = Min(now + TimeSpan.FromDays(_options.RefreshTokenDays), sessionEnd);
+            var access = tokens.Create(key, TokenTypes.Access, userId, rotated.Email, sessionId, TokenService.NewTokenId(), now, accessEnd);
+            var refresh = tokens.Create(key, TokenTypes.Refresh, userId, rotated.Email, sessionId, nextId, now, refreshEnd);
+            return (new TokenPairIssue(access, refresh, sessionId), null);
+        }
+
+        // Lost: find out why, reading the rows as they are now.
+        var user = await db.Users.AsNoTracking().Where(u => u.Id == userId).FirstOrDefaultAsync(ct);
         if (user is null || user.DisabledAt is not null)
         {
             return (null, TokenFailureReasons.Revoked);
         }
 
-        var session = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId && s.UserId == user.Id).FirstOrDefaultAsync(ct);
-        if (session is null)
+        var current = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId && s.UserId == userId).FirstOrDefaultAsync(ct);
+        if (current is null)
         {
             return (null, TokenFailureReasons.Invalid);
         }
 
-        var (access, refresh) = await MintAsync(user.Id, user.Email, session.Id, session.ExpiresAt, now, ct);
-        var presentedId = presented.TokenId;
-        var won = await db.Sessions
-            .Where(s => s.Id == sessionId && s.CurrentTokenId == presentedId && s.RevokedAt == null && s.ExpiresAt > now)
-            .ExecuteUpdateAsync(s => s.SetProperty(x => x.CurrentTokenId, refresh.TokenId), ct);
-        if (won == 1)
-        {
-            return (new TokenPairIssue(access, refresh, sessionId), null);
-        }
-
-        // Lost: find out why, reading the row as it is now.
-        var current = await db.Sessions.AsNoTracking().Where(s => s.Id == sessionId).FirstAsync(ct);
         if (current.RevokedAt is not null)
         {
             return (null, TokenFailureReasons.Revoked);
@@ -91,9 +112,54 @@ internal sealed partial class SessionService(
             return (null, TokenFailureReasons.Expired);
         }
 
-        LogReuseDetected(logger, user.Id, sessionId);
+        LogReuseDetected(logger, userId, sessionId);
         await RevokeAsync(sessionId, ct);
         return (null, TokenFailureReasons.Reused);
+    }
+
+    // The statement runs as plain ADO.NET on the context's connection: EF Core's query pipeline costs
+    // several times the statement itself on a fresh context, and a rotation runs nothing else.
+    // Named @parameters work on both providers (Npgsql rewrites them to positional ones).
+    private async Task<(long ExpiresAt, string Email)?> RotateAsync(
+        string sessionId, string userId, string presentedId, string nextId, long nowMs, CancellationToken ct)
+    {
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await using var command = db.Database.GetDbConnection().CreateCommand();
+            command.CommandText = RotateSql;
+            command.CommandTimeout = db.Database.GetCommandTimeout() ?? command.CommandTimeout;
+            Add(command, "@next", nextId);
+            Add(command, "@session", sessionId);
+            Add(command, "@user", userId);
+            Add(command, "@presented", presentedId);
+            Add(command, "@now", nowMs);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct))
+            {
+                return null;
+            }
+
+            var result = (reader.GetInt64(0), reader.GetString(1));
+            // Read to the end: SQLite commits the implicit transaction when the statement finishes.
+            while (await reader.ReadAsync(ct))
+            {
+            }
+
+            return result;
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
     }
 
     /// <summary>Ends a session: its refresh token stops rotating and its access tokens are refused.</summary>

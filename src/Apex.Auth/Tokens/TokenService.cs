@@ -86,10 +86,22 @@ internal sealed class TokenService
 
     public async Task<IssuedToken> CreateAsync(string type, string userId, string email, string sessionId, DateTimeOffset expiresAt, CancellationToken ct)
     {
-        var keys = await _keys.GetAsync(ct);
         var now = _time.GetUtcNow();
-        var key = keys.Current(now) ?? throw new InvalidOperationException("This node has no signing key (API role nodes do not issue tokens).");
-        var tokenId = Guid.CreateVersion7().ToString("N");
+        return Create(await SigningKeyAsync(now, ct), type, userId, email, sessionId, NewTokenId(), now, expiresAt);
+    }
+
+    /// <summary>A fresh token id (<c>jti</c>); a refresh token's id is known before it is signed.</summary>
+    public static string NewTokenId() => Guid.CreateVersion7().ToString("N");
+
+    /// <summary>The key that signs at <paramref name="now"/>; throws on nodes that do not issue tokens.</summary>
+    public async ValueTask<SigningKey> SigningKeyAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        var keys = await _keys.GetAsync(ct);
+        return keys.Current(now) ?? throw new InvalidOperationException("This node has no signing key (API role nodes do not issue tokens).");
+    }
+
+    public IssuedToken Create(SigningKey key, string type, string userId, string email, string sessionId, string tokenId, DateTimeOffset now, DateTimeOffset expiresAt)
+    {
         var descriptor = new SecurityTokenDescriptor
         {
             Issuer = Issuer,
@@ -97,7 +109,8 @@ internal sealed class TokenService
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = expiresAt.UtcDateTime,
-            SigningCredentials = new SigningCredentials(key.PrivateKey, key.Algorithm),
+            // Never an unsigned token: a key without its private half cannot sign.
+            SigningCredentials = key.Credentials ?? throw new InvalidOperationException($"Key '{key.KeyId}' has no private key."),
             Claims = new Dictionary<string, object>
             {
                 [ApexClaims.Subject] = userId,
