@@ -8,7 +8,8 @@ namespace Apex.Redis;
 /// </summary>
 internal static class RedisScripts
 {
-    // KEYS: epoch, seq, events. ARGV: candidate epoch, envelope (no seq), max length, window ms, key ttl s, channel.
+    // KEYS: epoch, seq, events. ARGV: candidate epoch, envelope (no seq), max length, window ms, key ttl s,
+    // shard channel, message prefix (the user id with its length). The message is prefix .. epoch|seq|envelope.
     public const string PublishScript = """
         local epoch = redis.call('GET', KEYS[1])
         if not epoch then
@@ -24,7 +25,7 @@ internal static class RedisScripts
         redis.call('EXPIRE', KEYS[1], ARGV[5])
         redis.call('EXPIRE', KEYS[2], ARGV[5])
         redis.call('EXPIRE', KEYS[3], ARGV[5])
-        redis.call('PUBLISH', ARGV[6], epoch .. '|' .. seq .. '|' .. ARGV[2])
+        redis.call('PUBLISH', ARGV[6], ARGV[7] .. epoch .. '|' .. seq .. '|' .. ARGV[2])
         return {epoch, seq}
         """;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Apex.Realtime;
 using Apex.Realtime.Broker;
-using StackExchange.Redis;
 using StreamPosition = Apex.Realtime.Broker.StreamPosition;
 
 namespace Apex.Redis;
@@ -9,13 +8,15 @@ namespace Apex.Redis;
 /// <summary>
 /// This node's view of one user's stream. Every change (a message, a join, a catch-up, a leave)
 /// runs under <see cref="_work"/>, so local subscribers receive events one at a time in seq order
-/// and a join never falls between the replay and the live events.
+/// and a join never falls between the replay and the live events. Live events come from the
+/// broker's shard subscription (<see cref="RedisEventBroker.EnsureShardAsync"/>), which hands this
+/// user's messages to <see cref="OnMessageAsync"/> in the order Redis published them.
 /// </summary>
 internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
 {
     private readonly SemaphoreSlim _work = new(1, 1);
     private readonly List<Member> _members = [];
-    private ChannelMessageQueue? _queue;
+    private bool _live;
     private string? _epoch;
     private long _last;
     private bool _closed;
@@ -37,21 +38,23 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
                 return null;
             }
 
-            if (_queue is null)
+            if (!_live)
             {
                 try
                 {
-                    // Subscribe first: whatever is published from now on arrives on the queue and
-                    // waits for _work, so the read below and the live messages overlap, never gap.
-                    _queue = await broker.Redis.Subscriber.SubscribeAsync(RedisChannel.Literal(broker.ChannelName(userId))).WaitAsync(broker.Redis.Timeout, ct);
-                    _queue.OnMessage(OnMessageAsync);
+                    // Subscribe first: whatever is published from now on reaches this channel (it is
+                    // already in the broker's map) and waits for _work, so the read below and the live
+                    // messages overlap, never gap. A message handled before this join took _work was
+                    // published before the read, which therefore includes it.
+                    await broker.EnsureShardAsync(userId).WaitAsync(ct);
                     var start = await broker.ReadAsync(userId, long.MaxValue, ct);
                     _epoch = start.Epoch;
                     _last = start.Seq;
+                    _live = true;
                 }
                 catch
                 {
-                    await CloseCoreAsync();
+                    CloseCore();
                     throw;
                 }
             }
@@ -100,7 +103,7 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
             if (empty && !_closed)
             {
                 broker.Forget(userId, this);
-                await CloseCoreAsync();
+                CloseCore();
             }
         }
         finally
@@ -114,7 +117,7 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         await _work.WaitAsync();
         try
         {
-            await CloseCoreAsync();
+            CloseCore();
         }
         finally
         {
@@ -142,7 +145,7 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
             await _work.WaitAsync();
             try
             {
-                if (!_closed && _queue is not null)
+                if (!_closed && _live)
                 {
                     await CatchUpCoreAsync(CancellationToken.None);
                 }
@@ -170,9 +173,10 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         return StreamRecovery.Complete(plan, string.Equals(read.Epoch, _epoch, StringComparison.Ordinal) ? read.Events : null);
     }
 
-    private async Task OnMessageAsync(ChannelMessage message)
+    /// <summary>Handles one shard message of this user: <c>epoch|seq|envelope</c>.</summary>
+    public async Task OnMessageAsync(ReadOnlyMemory<byte> message)
     {
-        if (!TryParse(message.Message, out var epoch, out var seq, out var body))
+        if (!TryParse(message, out var epoch, out var seq, out var body))
         {
             return;
         }
@@ -180,8 +184,9 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         await _work.WaitAsync();
         try
         {
-            if (_closed)
+            if (_closed || !_live)
             {
+                // Not started yet: the join's read, which comes after, covers this event.
                 return;
             }
 
@@ -283,26 +288,11 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         }
     }
 
-    private async Task CloseCoreAsync()
-    {
-        _closed = true;
-        if (_queue is { } queue)
-        {
-            _queue = null;
-            try
-            {
-                await queue.UnsubscribeAsync().WaitAsync(broker.Redis.Timeout);
-            }
-            catch (Exception ex) when (RedisEventBroker.IsRedisFailure(ex))
-            {
-                // The server drops the subscription with the connection anyway.
-            }
-        }
-    }
+    // The shard subscription is the broker's and stays; a closed channel only stops delivering.
+    private void CloseCore() => _closed = true;
 
-    private static bool TryParse(RedisValue value, out string epoch, out long seq, out ReadOnlyMemory<byte> body)
+    private static bool TryParse(ReadOnlyMemory<byte> raw, out string epoch, out long seq, out ReadOnlyMemory<byte> body)
     {
-        ReadOnlyMemory<byte> raw = (byte[])value!;
         var span = raw.Span;
         var first = span.IndexOf((byte)'|');
         var second = first < 0 ? -1 : span[(first + 1)..].IndexOf((byte)'|');
