@@ -14,7 +14,7 @@ namespace Apex.Redis;
 
 /// <summary>
 /// Per-user streams shared by every node through Redis. For each user Redis holds the epoch, the
-/// last <c>seq</c> (INCR) and the replay window (a Redis stream trimmed by count and by age); one Lua
+/// last <c>seq</c> (INCR) and the replay window (a Redis stream bounded by count on publish and by age on read); one Lua
 /// script numbers, stores and publishes an event, so every node sees one order. Events go out on a
 /// small fixed set of shard channels (a user's shard is a stable hash of its id), so a node holds at
 /// most <see cref="ShardCount"/> Redis subscriptions whatever its number of users: each received
@@ -41,6 +41,10 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
     private readonly ConcurrentDictionary<string, string> _publishedEpochs = new(StringComparer.Ordinal);
     private const int MaxRememberedEpochs = 100_000;
 
+    // A publish renews the keys' expiry only once it has run down this far (keys live a day longer
+    // than the window, so they still outlive it by 23 hours).
+    private const int KeyTtlRenewMarginSeconds = 3_600;
+
     /// <summary>
     /// Shard channels. Fixed, not configurable: every node must map a user to the same channel, and a
     /// node that disagreed would silently miss that user's events. Each shard delivers in order
@@ -60,7 +64,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         _historySize = options.Value.HistorySize;
         _historyTtlMs = options.Value.HistoryTtlSeconds * 1000L;
         // Epoch and seq outlive the replay window by a day so that an idle connected user keeps its
-        // numbering; every read and publish renews them.
+        // numbering; every read renews them, a publish once they have run down by an hour.
         _keyTtlSeconds = options.Value.HistoryTtlSeconds + 86_400;
         _channelsBySpan = _channels.GetAlternateLookup<ReadOnlySpan<char>>();
         _redis.Failed += OnConnectionFailed;
@@ -91,7 +95,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
             // connection's own async timeout (Redis:OperationTimeoutMs) bounds the wait, so no timer
             // per event is added here.
             var evaluate = _redis.Database.ScriptEvaluateAsync(RedisScripts.PublishScript, keys,
-                [StreamRecovery.NewEpoch(), body, _historySize, _historyTtlMs, _keyTtlSeconds, (RedisValue)ShardChannelName(userId), MessagePrefix(userId)]);
+                [StreamRecovery.NewEpoch(), body, _historySize, _keyTtlSeconds, _keyTtlSeconds - KeyTtlRenewMarginSeconds, (RedisValue)ShardChannelName(userId), MessagePrefix(userId)]);
             var result = (RedisResult[])(ct.CanBeCanceled ? await evaluate.WaitAsync(ct) : await evaluate)!;
             if (_publishedEpochs.Count >= MaxRememberedEpochs)
             {
@@ -325,7 +329,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
     internal async Task<ReadResult> ReadAsync(string userId, long afterSeq, CancellationToken ct)
     {
         var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RedisScripts.ReadScript, Keys(userId),
-            [afterSeq == long.MaxValue ? long.MaxValue.ToString(CultureInfo.InvariantCulture) : afterSeq, _historySize, StreamRecovery.NewEpoch(), _keyTtlSeconds])
+            [afterSeq == long.MaxValue ? long.MaxValue.ToString(CultureInfo.InvariantCulture) : afterSeq, _historySize, StreamRecovery.NewEpoch(), _keyTtlSeconds, _historyTtlMs])
             .WaitAsync(_redis.Timeout, ct))!;
         var epoch = (string)result[0]!;
         var seq = (long)result[1];

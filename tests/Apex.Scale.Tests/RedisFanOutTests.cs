@@ -147,6 +147,30 @@ public sealed class RedisFanOutTests : IAsyncLifetime
         Assert.All(channels, c => Assert.StartsWith(_prefix + "f:", c.ToString(), StringComparison.Ordinal));
     }
 
+    [BrokerFact]
+    public async Task Every_key_of_a_stream_expires_after_publishes_and_after_its_history_was_lost()
+    {
+        var node = Node();
+        var user = NewUser();
+        await PublishAsync(node, user, 3, "x");
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(TestCluster.RedisConfiguration!);
+        var db = admin.GetDatabase();
+        RedisKey[] keys = [$"{_prefix}s:{{{user}}}:e", $"{_prefix}s:{{{user}}}:q", $"{_prefix}s:{{{user}}}:x"];
+        foreach (var key in keys)
+        {
+            Assert.True(await db.KeyTimeToLiveAsync(key) is { TotalSeconds: > 86_400 }, $"{key} has no expiry");
+        }
+
+        // The stream's keys gone (as after a Redis restart): the next publish starts a new history
+        // whose keys expire too.
+        await db.KeyDeleteAsync(keys);
+        await PublishAsync(node, user, 1, "x");
+        foreach (var key in keys)
+        {
+            Assert.True(await db.KeyTimeToLiveAsync(key) is { TotalSeconds: > 86_400 }, $"{key} has no expiry");
+        }
+    }
+
     private RedisEventBroker Node()
     {
         var connection = new RedisConnection(
