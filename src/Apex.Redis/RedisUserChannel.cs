@@ -296,8 +296,11 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         var span = raw.Span;
         var first = span.IndexOf((byte)'|');
         var second = first < 0 ? -1 : span[(first + 1)..].IndexOf((byte)'|');
+        // A message that is not an envelope (nothing Apex publishes) is dropped here rather than
+        // fail in ToStreamEvent: one shard queue carries many users' events.
         if (first <= 0 || second <= 0
-            || !long.TryParse(span.Slice(first + 1, second), NumberStyles.None, CultureInfo.InvariantCulture, out seq))
+            || !long.TryParse(span.Slice(first + 1, second), NumberStyles.None, CultureInfo.InvariantCulture, out seq)
+            || !IsEnvelope(span[(first + second + 2)..]))
         {
             epoch = string.Empty;
             seq = 0;
@@ -308,5 +311,12 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         epoch = System.Text.Encoding.UTF8.GetString(span[..first]);
         body = raw[(first + second + 2)..];
         return true;
+    }
+
+    // What RedisEventBroker.ToStreamEvent needs: {"type":"<type>" at the start.
+    private static bool IsEnvelope(ReadOnlySpan<byte> body)
+    {
+        var prefix = "{\"type\":\""u8;
+        return body.StartsWith(prefix) && body[prefix.Length..].Contains((byte)'"');
     }
 }

@@ -148,6 +148,29 @@ public sealed class RedisFanOutTests : IAsyncLifetime
     }
 
     [BrokerFact]
+    public async Task Foreign_messages_on_a_shard_channel_are_dropped_and_the_shard_keeps_delivering()
+    {
+        var node = Node();
+        var user = NewUser();
+        var subscriber = await SubscribeAsync(node, user);
+        await using (var admin = await ConnectionMultiplexer.ConnectAsync(TestCluster.RedisConfiguration!))
+        {
+            // The stream's real epoch and next seq: only the envelope is wrong.
+            var epoch = subscriber.Start!.Epoch;
+            var shard = RedisChannel.Literal($"{_prefix}f:{RedisEventBroker.ShardOf(user)}");
+            foreach (var junk in new[] { "no user", "999:" + user, $"{user.Length}:{user}", $"{user.Length}:{user}{epoch}|1|not an envelope", $"{user.Length}:{user}{epoch}|1|{{\"type\":\"x", $"{user.Length}:{user}{epoch}|x|{{}}" })
+            {
+                await admin.GetSubscriber().PublishAsync(shard, junk);
+            }
+        }
+
+        await PublishAsync(node, user, 2, "x");
+        await subscriber.WaitForSeqAsync(2);
+        Assert.Equal([1L, 2L], subscriber.Seqs);
+        Assert.Null(subscriber.LostReason);
+    }
+
+    [BrokerFact]
     public async Task Every_key_of_a_stream_expires_after_publishes_and_after_its_history_was_lost()
     {
         var node = Node();
