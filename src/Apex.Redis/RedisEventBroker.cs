@@ -14,10 +14,13 @@ namespace Apex.Redis;
 
 /// <summary>
 /// Per-user streams shared by every node through Redis. For each user Redis holds the epoch, the
-/// last <c>seq</c> (INCR) and the replay window (a Redis stream trimmed by count and by age); one Lua
-/// script numbers, stores and publishes an event, so every node sees one order. Each node subscribes
-/// to the pub/sub channel of the users it holds sockets for (<see cref="RedisUserChannel"/>; the scripts are in <see cref="RedisScripts"/>), and delivers to them in <c>seq</c>
-/// order: a gap (a message lost while a link was down) is filled from the stream, and a lost history
+/// last <c>seq</c> (INCR) and the replay window (a Redis stream bounded by count on publish and by age on read); one Lua
+/// script numbers, stores and publishes an event, so every node sees one order. Events go out on a
+/// small fixed set of shard channels (a user's shard is a stable hash of its id), so a node holds at
+/// most <see cref="ShardCount"/> Redis subscriptions whatever its number of users: each received
+/// event is handed to the node's <see cref="RedisUserChannel"/> of that user, if any (a dictionary
+/// miss otherwise), which delivers to the local subscribers in <c>seq</c> order (the scripts are in
+/// <see cref="RedisScripts"/>): a gap (a message lost while a link was down) is filled from the stream, and a lost history
 /// (Redis restarted, keys expired) gives a new epoch and ends the local subscriptions so that clients
 /// resume and learn <c>recovered: false</c>.
 /// </summary>
@@ -38,6 +41,22 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
     private readonly ConcurrentDictionary<string, string> _publishedEpochs = new(StringComparer.Ordinal);
     private const int MaxRememberedEpochs = 100_000;
 
+    // A publish renews the keys' expiry only once it has run down this far (keys live a day longer
+    // than the window, so they still outlive it by 23 hours).
+    private const int KeyTtlRenewMarginSeconds = 3_600;
+
+    /// <summary>
+    /// Shard channels. Fixed, not configurable: every node must map a user to the same channel, and a
+    /// node that disagreed would silently miss that user's events. Each shard delivers in order
+    /// (one queue per shard), so more shards also mean less waiting behind one user's catch-up read.
+    /// </summary>
+    internal const int ShardCount = 32;
+
+    // The subscription of each shard, made when the first local user of that shard joins and kept
+    // until the broker is disposed (a handful of channels, cheaper to keep than to churn).
+    private readonly Task<ChannelMessageQueue>?[] _shards = new Task<ChannelMessageQueue>?[ShardCount];
+    private readonly ConcurrentDictionary<string, RedisUserChannel>.AlternateLookup<ReadOnlySpan<char>> _channelsBySpan;
+
     public RedisEventBroker(RedisConnection redis, IOptions<BrokerOptions> options, ILogger<RedisEventBroker> logger)
     {
         _redis = redis;
@@ -45,8 +64,9 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         _historySize = options.Value.HistorySize;
         _historyTtlMs = options.Value.HistoryTtlSeconds * 1000L;
         // Epoch and seq outlive the replay window by a day so that an idle connected user keeps its
-        // numbering; every read and publish renews them.
+        // numbering; every read renews them, a publish once they have run down by an hour.
         _keyTtlSeconds = options.Value.HistoryTtlSeconds + 86_400;
+        _channelsBySpan = _channels.GetAlternateLookup<ReadOnlySpan<char>>();
         _redis.Failed += OnConnectionFailed;
         _redis.Restored += OnConnectionRestored;
     }
@@ -70,8 +90,13 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
                 await ResetAsync(userId, keys, ct);
             }
 
-            var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RedisScripts.PublishScript, keys,
-                [StreamRecovery.NewEpoch(), body, _historySize, _historyTtlMs, _keyTtlSeconds, (RedisValue)ChannelName(userId)]).WaitAsync(_redis.Timeout, ct))!;
+            // No await before the script is sent: publishes of many users that arrive together go out
+            // in one pipeline on the multiplexed connection, each waiting only for its own answer. The
+            // connection's own async timeout (Redis:OperationTimeoutMs) bounds the wait, so no timer
+            // per event is added here.
+            var evaluate = _redis.Database.ScriptEvaluateAsync(RedisScripts.PublishScript, keys,
+                [StreamRecovery.NewEpoch(), body, _historySize, _keyTtlSeconds, _keyTtlSeconds - KeyTtlRenewMarginSeconds, (RedisValue)ShardChannelName(userId), MessagePrefix(userId)]);
+            var result = (RedisResult[])(ct.CanBeCanceled ? await evaluate.WaitAsync(ct) : await evaluate)!;
             if (_publishedEpochs.Count >= MaxRememberedEpochs)
             {
                 _publishedEpochs.Clear();
@@ -158,6 +183,28 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         {
             await channel.CloseAsync();
         }
+
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            Task<ChannelMessageQueue>? shard;
+            lock (_shards)
+            {
+                shard = _shards[i];
+                _shards[i] = null;
+            }
+
+            if (shard is { IsCompletedSuccessfully: true })
+            {
+                try
+                {
+                    await shard.Result.UnsubscribeAsync().WaitAsync(_redis.Timeout);
+                }
+                catch (Exception ex) when (IsRedisFailure(ex))
+                {
+                    // The server drops the subscription with the connection anyway.
+                }
+            }
+        }
     }
 
     internal static bool IsRedisFailure(Exception ex) =>
@@ -170,7 +217,97 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         return [root + "e", root + "q", root + "x"];
     }
 
-    internal string ChannelName(string userId) => _redis.Prefix + "s:" + userId;
+    /// <summary>The shard of a user: FNV-1a of its id's UTF-16 code units, the same in every process.</summary>
+    internal static int ShardOf(string userId)
+    {
+        var hash = 2166136261u;
+        foreach (var c in userId)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)(hash % ShardCount);
+    }
+
+    internal string ShardChannelName(string userId) => ShardChannelName(ShardOf(userId));
+
+    private string ShardChannelName(int shard) => _redis.Prefix + "f:" + shard.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>What precedes the epoch in a shard message: the user id's UTF-8 length, ':' and the id.</summary>
+    private static string MessagePrefix(string userId) =>
+        System.Text.Encoding.UTF8.GetByteCount(userId).ToString(CultureInfo.InvariantCulture) + ":" + userId;
+
+    /// <summary>
+    /// Subscribes this node to the shard of <paramref name="userId"/> unless it already is. Once the
+    /// returned task completes, every event published to that user afterwards reaches
+    /// <see cref="OnShardMessageAsync"/>.
+    /// </summary>
+    internal Task EnsureShardAsync(string userId)
+    {
+        var shard = ShardOf(userId);
+        lock (_shards)
+        {
+            var task = _shards[shard];
+            if (task is null || task.IsFaulted || task.IsCanceled)
+            {
+                task = _shards[shard] = SubscribeShardAsync(shard);
+            }
+
+            return task;
+        }
+    }
+
+    private async Task<ChannelMessageQueue> SubscribeShardAsync(int shard)
+    {
+        // A queue (not a handler) because it hands messages over one at a time, in the order Redis
+        // sent them: that is what keeps each user's events in seq order on this node.
+        var queue = await _redis.Subscriber.SubscribeAsync(RedisChannel.Literal(ShardChannelName(shard))).WaitAsync(_redis.Timeout);
+        queue.OnMessage(OnShardMessageAsync);
+        return queue;
+    }
+
+    private Task OnShardMessageAsync(ChannelMessage message)
+    {
+        // The message's own buffer, not a copy: most messages are only looked at, not delivered.
+        ReadOnlyMemory<byte> raw = message.Message;
+        if (!TryParseUser(raw.Span, out var userStart, out var userLength))
+        {
+            return Task.CompletedTask;
+        }
+
+        // Most messages of a shard are for users without a socket on this node: find the channel
+        // without allocating the id.
+        var userBytes = raw.Span.Slice(userStart, userLength);
+        RedisUserChannel? channel;
+        if (userLength <= 256)
+        {
+            Span<char> chars = stackalloc char[userLength];
+            var n = System.Text.Encoding.UTF8.GetChars(userBytes, chars);
+            _channelsBySpan.TryGetValue(chars[..n], out channel);
+        }
+        else
+        {
+            _channels.TryGetValue(System.Text.Encoding.UTF8.GetString(userBytes), out channel);
+        }
+
+        return channel is null ? Task.CompletedTask : channel.OnMessageAsync(raw[(userStart + userLength)..]);
+    }
+
+    private static bool TryParseUser(ReadOnlySpan<byte> raw, out int userStart, out int userLength)
+    {
+        var colon = raw.IndexOf((byte)':');
+        if (colon <= 0
+            || !int.TryParse(raw[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out userLength)
+            || userLength <= 0 || userLength > raw.Length - colon - 1)
+        {
+            userStart = 0;
+            userLength = 0;
+            return false;
+        }
+
+        userStart = colon + 1;
+        return true;
+    }
 
     private async Task ResetAsync(string userId, RedisKey[] keys, CancellationToken ct)
     {
@@ -192,7 +329,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
     internal async Task<ReadResult> ReadAsync(string userId, long afterSeq, CancellationToken ct)
     {
         var result = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RedisScripts.ReadScript, Keys(userId),
-            [afterSeq == long.MaxValue ? long.MaxValue.ToString(CultureInfo.InvariantCulture) : afterSeq, _historySize, StreamRecovery.NewEpoch(), _keyTtlSeconds])
+            [afterSeq == long.MaxValue ? long.MaxValue.ToString(CultureInfo.InvariantCulture) : afterSeq, _historySize, StreamRecovery.NewEpoch(), _keyTtlSeconds, _historyTtlMs])
             .WaitAsync(_redis.Timeout, ct))!;
         var epoch = (string)result[0]!;
         var seq = (long)result[1];

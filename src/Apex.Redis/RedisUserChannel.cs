@@ -1,7 +1,6 @@
 using System.Globalization;
 using Apex.Realtime;
 using Apex.Realtime.Broker;
-using StackExchange.Redis;
 using StreamPosition = Apex.Realtime.Broker.StreamPosition;
 
 namespace Apex.Redis;
@@ -9,14 +8,16 @@ namespace Apex.Redis;
 /// <summary>
 /// This node's view of one user's stream. Every change (a message, a join, a catch-up, a leave)
 /// runs under <see cref="_work"/>, so local subscribers receive events one at a time in seq order
-/// and a join never falls between the replay and the live events.
+/// and a join never falls between the replay and the live events. Live events come from the
+/// broker's shard subscription (<see cref="RedisEventBroker.EnsureShardAsync"/>), which hands this
+/// user's messages to <see cref="OnMessageAsync"/> in the order Redis published them.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A forgotten channel may still have callers inside its gate; SemaphoreSlim holds nothing to release unless AvailableWaitHandle is used, which it never is here.")]
 internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
 {
     private readonly SemaphoreSlim _work = new(1, 1);
     private readonly List<Member> _members = [];
-    private ChannelMessageQueue? _queue;
+    private bool _live;
     private string? _epoch;
     private long _last;
     private bool _closed;
@@ -38,21 +39,23 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
                 return null;
             }
 
-            if (_queue is null)
+            if (!_live)
             {
                 try
                 {
-                    // Subscribe first: whatever is published from now on arrives on the queue and
-                    // waits for _work, so the read below and the live messages overlap, never gap.
-                    _queue = await broker.Redis.Subscriber.SubscribeAsync(RedisChannel.Literal(broker.ChannelName(userId))).WaitAsync(broker.Redis.Timeout, ct);
-                    _queue.OnMessage(OnMessageAsync);
+                    // Subscribe first: whatever is published from now on reaches this channel (it is
+                    // already in the broker's map) and waits for _work, so the read below and the live
+                    // messages overlap, never gap. A message handled before this join took _work was
+                    // published before the read, which therefore includes it.
+                    await broker.EnsureShardAsync(userId).WaitAsync(ct);
                     var start = await broker.ReadAsync(userId, long.MaxValue, ct);
                     _epoch = start.Epoch;
                     _last = start.Seq;
+                    _live = true;
                 }
                 catch
                 {
-                    await CloseCoreAsync();
+                    CloseCore();
                     throw;
                 }
             }
@@ -101,7 +104,7 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
             if (empty && !_closed)
             {
                 broker.Forget(userId, this);
-                await CloseCoreAsync();
+                CloseCore();
             }
         }
         finally
@@ -115,7 +118,7 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         await _work.WaitAsync();
         try
         {
-            await CloseCoreAsync();
+            CloseCore();
         }
         finally
         {
@@ -143,7 +146,7 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
             await _work.WaitAsync();
             try
             {
-                if (!_closed && _queue is not null)
+                if (!_closed && _live)
                 {
                     await CatchUpCoreAsync(CancellationToken.None);
                 }
@@ -171,9 +174,10 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         return StreamRecovery.Complete(plan, string.Equals(read.Epoch, _epoch, StringComparison.Ordinal) ? read.Events : null);
     }
 
-    private async Task OnMessageAsync(ChannelMessage message)
+    /// <summary>Handles one shard message of this user: <c>epoch|seq|envelope</c>.</summary>
+    public async Task OnMessageAsync(ReadOnlyMemory<byte> message)
     {
-        if (!TryParse(message.Message, out var epoch, out var seq, out var body))
+        if (!TryParse(message, out var epoch, out var seq, out var body))
         {
             return;
         }
@@ -181,8 +185,9 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         await _work.WaitAsync();
         try
         {
-            if (_closed)
+            if (_closed || !_live)
             {
+                // Not started yet: the join's read, which comes after, covers this event.
                 return;
             }
 
@@ -284,31 +289,19 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         }
     }
 
-    private async Task CloseCoreAsync()
-    {
-        _closed = true;
-        if (_queue is { } queue)
-        {
-            _queue = null;
-            try
-            {
-                await queue.UnsubscribeAsync().WaitAsync(broker.Redis.Timeout);
-            }
-            catch (Exception ex) when (RedisEventBroker.IsRedisFailure(ex))
-            {
-                // The server drops the subscription with the connection anyway.
-            }
-        }
-    }
+    // The shard subscription is the broker's and stays; a closed channel only stops delivering.
+    private void CloseCore() => _closed = true;
 
-    private static bool TryParse(RedisValue value, out string epoch, out long seq, out ReadOnlyMemory<byte> body)
+    private static bool TryParse(ReadOnlyMemory<byte> raw, out string epoch, out long seq, out ReadOnlyMemory<byte> body)
     {
-        ReadOnlyMemory<byte> raw = (byte[])value!;
         var span = raw.Span;
         var first = span.IndexOf((byte)'|');
         var second = first < 0 ? -1 : span[(first + 1)..].IndexOf((byte)'|');
+        // A message that is not an envelope (nothing Apex publishes) is dropped here rather than
+        // fail in ToStreamEvent: one shard queue carries many users' events.
         if (first <= 0 || second <= 0
-            || !long.TryParse(span.Slice(first + 1, second), NumberStyles.None, CultureInfo.InvariantCulture, out seq))
+            || !long.TryParse(span.Slice(first + 1, second), NumberStyles.None, CultureInfo.InvariantCulture, out seq)
+            || !IsEnvelope(span[(first + second + 2)..]))
         {
             epoch = string.Empty;
             seq = 0;
@@ -319,5 +312,12 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         epoch = System.Text.Encoding.UTF8.GetString(span[..first]);
         body = raw[(first + second + 2)..];
         return true;
+    }
+
+    // What RedisEventBroker.ToStreamEvent needs: {"type":"<type>" at the start.
+    private static bool IsEnvelope(ReadOnlySpan<byte> body)
+    {
+        var prefix = "{\"type\":\""u8;
+        return body.StartsWith(prefix) && body[prefix.Length..].Contains((byte)'"');
     }
 }
