@@ -47,21 +47,7 @@ internal sealed class ChatUser(ApexTestServer server, TestUser user) : IDisposab
     }
 
     /// <summary>Polls GET /api/runs/{id} until the run leaves queued/running.</summary>
-    public async Task<JsonElement> WaitForRunAsync(string runId, TimeSpan? timeout = null)
-    {
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
-        while (true)
-        {
-            var (status, run) = await GetAsync($"/api/runs/{runId}");
-            Assert.Equal(HttpStatusCode.OK, status);
-            if (run.GetProperty("status").GetString() is not ("queued" or "running"))
-            {
-                return run;
-            }
-
-            await Task.Delay(20, cts.Token);
-        }
-    }
+    public Task<JsonElement> WaitForRunAsync(string runId, TimeSpan? timeout = null) => Http.WaitForRunAsync(runId, timeout);
 
     public async Task<List<JsonElement>> EventsAsync(string runId, long afterSeq = 0)
     {
@@ -139,5 +125,28 @@ internal static class ChatTestKit
 
         Assert.Empty(openTools);
         Assert.Empty(openAgents);
+    }
+}
+
+/// <summary>REST waits shared by the suites that hold a plain <see cref="HttpClient"/>.</summary>
+internal static class RunPolling
+{
+    /// <summary>Polls GET /api/runs/{id} until the run leaves queued/running; fails after <paramref name="timeout"/> (15 s by default).</summary>
+    public static async Task<JsonElement> WaitForRunAsync(this HttpClient http, string runId, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            using var response = await http.GetAsync(new Uri($"/api/runs/{runId}", UriKind.Relative), cts.Token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cts.Token));
+            var run = doc.RootElement.Clone();
+            if (run.GetProperty("status").GetString() is not ("queued" or "running"))
+            {
+                return run;
+            }
+
+            await Task.Delay(20, cts.Token);
+        }
     }
 }

@@ -207,14 +207,14 @@ public sealed class RedisFanOutTests : IAsyncLifetime
         return broker;
     }
 
-    private async Task<RecordingSubscriber> SubscribeAsync(IEventBroker broker, string user)
+    private async Task<RecordingSubscriber> SubscribeAsync(RedisEventBroker broker, string user)
     {
         var subscriber = new RecordingSubscriber();
         _owned.Add(await broker.SubscribeAsync(user, null, subscriber, CancellationToken.None));
         return subscriber;
     }
 
-    private static async Task PublishAsync(IEventBroker broker, string user, int count, string runId)
+    private static async Task PublishAsync(RedisEventBroker broker, string user, int count, string runId)
     {
         for (var i = 0; i < count; i++)
         {

@@ -198,13 +198,7 @@ public sealed class DatasetRouteTests : IAsyncLifetime
             new { content = "Analyse the usage file I uploaded and give me a 4-week plan.", dataset_id = id }));
         var runId = posted.GetProperty("run").GetProperty("id").GetString();
 
-        JsonElement run;
-        do
-        {
-            await Task.Delay(100);
-            run = await Json(await client.GetAsync($"/api/runs/{runId}"));
-        }
-        while (run.GetProperty("status").GetString() is "queued" or "running");
+        var run = await client.WaitForRunAsync(runId!);
 
         Assert.Equal("completed", run.GetProperty("status").GetString());
         var report = run.GetProperty("report");

@@ -309,13 +309,7 @@ public sealed class ImportRouteTests : IAsyncLifetime
         var posted = await Json(await client.PostAsJsonAsync($"/api/threads/{thread.GetProperty("id").GetString()}/messages",
             new { content = "Analyse the usage file I uploaded and give me a 4-week plan.", dataset_id = datasetId }));
         var runId = posted.GetProperty("run").GetProperty("id").GetString();
-        JsonElement run;
-        do
-        {
-            await Task.Delay(50);
-            run = await Json(await client.GetAsync($"/api/runs/{runId}"));
-        }
-        while (run.GetProperty("status").GetString() is "queued" or "running");
+        var run = await client.WaitForRunAsync(runId!);
 
         Assert.True(run.GetProperty("status").GetString() == "completed", run.ToString());
         return run.GetProperty("report");
