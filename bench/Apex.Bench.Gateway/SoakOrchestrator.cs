@@ -144,7 +144,7 @@ internal static class SoakOrchestrator
             while (deadline.Elapsed < TimeSpan.FromSeconds(30));
 
             summary.Final = final;
-            var last = await SampleAsync("end", server, clients, proc);
+            var last = await SampleAsync("end (after the delivery check)", server, clients, proc);
             samples.Add(last);
             summary.ServerSockets = last.ServerSockets;
             summary.PeakFiles = proc.PeakFiles;

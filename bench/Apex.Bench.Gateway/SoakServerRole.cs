@@ -80,8 +80,11 @@ internal static class SoakServerRole
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"STOPPED {published.Sum()} {Interlocked.Read(ref failures)}"));
                     break;
                 case "quit":
-                    await app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
-                    return 0;
+                    {
+                        using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                        await app.StopAsync(stopping.Token);
+                        return 0;
+                    }
             }
         }
 
