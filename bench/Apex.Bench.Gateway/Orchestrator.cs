@@ -180,7 +180,7 @@ internal static class Orchestrator
     }
 
     /// <summary>Real users through the development login of the real auth code; one user per connection.</summary>
-    private static async Task<List<string>> CreateUsersAsync(int port, int n)
+    internal static async Task<List<string>> CreateUsersAsync(int port, int n)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         var lines = new string[n];
