@@ -23,25 +23,7 @@ internal static class ClientRole
     {
         var tokens = tokensFile is null ? null : File.ReadAllLines(tokensFile).Select(l => l.Split(' ')[1]).ToArray();
         var local = IPAddress.Parse(bind);
-        using var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (context, ct) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    socket.Bind(new IPEndPoint(local, 0));
-                    await socket.ConnectAsync(context.DnsEndPoint, ct);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-            PooledConnectionLifetime = TimeSpan.Zero,
-        };
+        using var handler = BoundHandler.From(local);
         using var invoker = new HttpMessageInvoker(handler);
 
         var sockets = new ClientWebSocket[count];

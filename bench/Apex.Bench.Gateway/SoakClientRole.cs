@@ -23,25 +23,7 @@ internal static class SoakClientRole
     {
         var lines = File.ReadAllLines(tokensFile);
         var local = IPAddress.Parse(bind);
-        using var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (context, ct) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    socket.Bind(new IPEndPoint(local, 0));
-                    await socket.ConnectAsync(context.DnsEndPoint, ct);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-            PooledConnectionLifetime = TimeSpan.Zero,
-        };
+        using var handler = BoundHandler.From(local);
         using var invoker = new HttpMessageInvoker(handler);
 
         var heartbeatMs = heartbeatSeconds * 1000L;
