@@ -42,6 +42,27 @@ public sealed class OidcTests
         Assert.Equal(pair.GetProperty("user").GetProperty("id").GetString(), again.GetProperty("user").GetProperty("id").GetString());
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Concurrent_first_sign_ins_of_one_identity_make_one_account()
+    {
+        await using var idp = OidcTestProvider.Create().WithAccount("dana", "dana@example.com", name: "Dana");
+        await using var server = await ApexTestServer.StartAsync(idp.Settings());
+        await idp.StartAsync(server.BaseAddress);
+
+        // Four browsers finish the provider's flow at about the same time for an email Apex has not
+        // seen: whichever creates the account, the others link to it (no second account, no refusal).
+        var codes = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => SignInAsync(server, "dana")));
+        var pairs = await Task.WhenAll(codes.Select(code => ExchangeAsync(server, code)));
+        var ids = pairs.Select(p => p.GetProperty("user").GetProperty("id").GetString()).Distinct().ToList();
+        Assert.Single(ids);
+
+        // The email is taken by that one account: a password registration is refused as a duplicate.
+        using var register = await server.PostAsync("/auth/register", new { email = "dana@example.com", password = "a long enough passphrase" });
+        await ProblemAsync(register, HttpStatusCode.Conflict);
+        var me = await MeAsync(server, pairs[0].GetProperty("access_token").GetString()!);
+        Assert.Equal(["idp"], me.GetProperty("providers").EnumerateArray().Select(p => p.GetString()));
+    }
+
     [Fact(Timeout = 90_000)]
     public async Task A_verified_email_links_to_the_existing_account_and_can_be_unlinked_while_a_password_remains()
     {
