@@ -45,7 +45,8 @@ public sealed class ProcessKillTests
         {
             settings.Add("--Database:Provider=Postgres");
             settings.Add($"--Database:ConnectionString={database.ConnectionString}");
-            await ApexProcess.RunToEndAsync(["migrate", .. settings], ct);
+            var (exit, stdout, stderr) = await ApexProcess.RunAsync(["migrate", .. settings]);
+            Assert.True(exit == 0, $"apex migrate failed: {stdout}{stderr}");
         }
 
         string runId;
@@ -272,128 +273,6 @@ public sealed class ProcessKillTests
             catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
             {
             }
-        }
-    }
-
-    /// <summary>The built <c>apex</c> command as a child process.</summary>
-    private sealed class ApexProcess : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private bool _disposed;
-
-        private ApexProcess(Process process, Uri baseAddress)
-        {
-            _process = process;
-            BaseAddress = baseAddress;
-        }
-
-        public Uri BaseAddress { get; }
-
-        public static async Task<ApexProcess> StartAsync(IEnumerable<string> settings, CancellationToken ct)
-        {
-            var process = Start(["serve", "--urls", "http://127.0.0.1:0", .. settings]);
-            var output = new StringBuilder();
-            var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-            void OnLine(object? sender, DataReceivedEventArgs e)
-            {
-                if (e.Data is null)
-                {
-                    listening.TrySetException(new InvalidOperationException("apex serve exited:\n" + output));
-                    return;
-                }
-
-                lock (output)
-                {
-                    output.AppendLine(e.Data);
-                }
-
-                const string marker = "Now listening on: ";
-                var at = e.Data.IndexOf(marker, StringComparison.Ordinal);
-                if (at >= 0)
-                {
-                    listening.TrySetResult(new Uri(e.Data[(at + marker.Length)..].Trim()));
-                }
-            }
-
-            process.OutputDataReceived += OnLine;
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is not null)
-                {
-                    lock (output)
-                    {
-                        output.AppendLine(e.Data);
-                    }
-                }
-            };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            try
-            {
-                var address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
-                return new ApexProcess(process, address);
-            }
-            catch
-            {
-                process.Kill(entireProcessTree: true);
-                process.Dispose();
-                throw;
-            }
-        }
-
-        public static async Task RunToEndAsync(IEnumerable<string> args, CancellationToken ct)
-        {
-            using var process = Start(args);
-            var stdout = process.StandardOutput.ReadToEndAsync(ct);
-            var stderr = process.StandardError.ReadToEndAsync(ct);
-            await process.WaitForExitAsync(ct);
-            Assert.True(process.ExitCode == 0, $"apex {string.Join(' ', args.Take(1))} failed: {await stdout}{await stderr}");
-        }
-
-        /// <summary>SIGKILL: the process ends at once, no shutdown code of Apex runs.</summary>
-        public void Kill()
-        {
-            _process.Kill();
-            _process.WaitForExit();
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            if (_disposed)
-            {
-                return ValueTask.CompletedTask;
-            }
-
-            _disposed = true;
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit();
-            }
-
-            _process.Dispose();
-            return ValueTask.CompletedTask;
-        }
-
-        private static Process Start(IEnumerable<string> args)
-        {
-            var dll = typeof(Apex.Server.ApexHost).Assembly.Location;
-            var start = new ProcessStartInfo("dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = Path.GetDirectoryName(dll)!,
-            };
-            start.ArgumentList.Add("exec");
-            start.ArgumentList.Add(dll);
-            foreach (var arg in args)
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-            return Process.Start(start)!;
         }
     }
 }

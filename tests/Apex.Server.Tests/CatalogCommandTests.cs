@@ -1,3 +1,4 @@
+using Apex.Testing;
 using System.Diagnostics;
 
 namespace Apex.Server.Tests;
@@ -5,7 +6,6 @@ namespace Apex.Server.Tests;
 /// <summary><c>apex catalog</c> run as a real process, as an operator runs it.</summary>
 public sealed class CatalogCommandTests
 {
-    private static readonly string ApexDll = Path.Combine(AppContext.BaseDirectory, "apex.dll");
 
     [Fact(Timeout = 60_000)]
     public async Task Show_explains_a_bedrock_id()
@@ -99,21 +99,6 @@ public sealed class CatalogCommandTests
         Assert.Contains("no catalog entry of provider 'nobody'", stderr, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(ApexDll);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.ArgumentList.Add($"--Apex:DataDir={Directory.CreateTempSubdirectory("apex-cli-").FullName}");
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(50));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) =>
+        ApexProcess.RunAsync([.. args, $"--Apex:DataDir={Directory.CreateTempSubdirectory("apex-cli-").FullName}"]);
 }

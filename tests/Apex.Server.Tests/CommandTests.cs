@@ -1,3 +1,4 @@
+using Apex.Testing;
 using System.Diagnostics;
 
 namespace Apex.Server.Tests;
@@ -5,7 +6,6 @@ namespace Apex.Server.Tests;
 /// <summary>The <c>apex</c> command run as a real process, as an operator runs it.</summary>
 public sealed class CommandTests
 {
-    private static readonly string ApexDll = Path.Combine(AppContext.BaseDirectory, "apex.dll");
 
     [Fact(Timeout = 60_000)]
     public async Task Check_config_accepts_the_defaults()
@@ -42,20 +42,5 @@ public sealed class CommandTests
         Assert.True(File.Exists(Path.Combine(dataDir, "apex.db")));
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(ApexDll);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(50));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => ApexProcess.RunAsync(args);
 }

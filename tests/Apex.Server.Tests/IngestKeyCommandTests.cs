@@ -10,7 +10,6 @@ namespace Apex.Server.Tests;
 /// <summary><c>apex ingest-key add|list|revoke</c> run as real processes on a data directory a real server uses.</summary>
 public sealed partial class IngestKeyCommandTests
 {
-    private static readonly string ApexDll = Path.Combine(AppContext.BaseDirectory, "apex.dll");
 
     [Fact(Timeout = 180_000)]
     public async Task A_key_made_by_the_command_line_sends_spans_until_the_command_line_revokes_it()
@@ -63,34 +62,8 @@ public sealed partial class IngestKeyCommandTests
         return response.StatusCode;
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string? stdin, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(ApexDll);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(50));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string? stdin, params string[] args) =>
+        ApexProcess.RunAsync(args, stdin);
 
     [GeneratedRegex("apx_ik_[A-Za-z0-9_-]{43}")]
     private static partial Regex KeyPattern();
