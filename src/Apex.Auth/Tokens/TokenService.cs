@@ -55,7 +55,9 @@ internal sealed class TokenService
     private const int MaxVerifiedTokens = 50_000;
 
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CheckedToken Token, KeySet Keys)> _verified = new(StringComparer.Ordinal);
+    // Keyed by the token's SHA-256, not the token: an entry lives as long as its token (an open
+    // WebSocket's included), and the token text is about 1 KiB of it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TokenDigest, (CheckedToken Token, KeySet Keys)> _verified = new();
     private readonly TimeSpan _clockSkew;
     private int _verifiedCount;
     private (KeySet Keys, TokenValidationParameters Parameters)? _parameters;
@@ -116,7 +118,9 @@ internal sealed class TokenService
     {
         // An access token is presented on every request of a session; its signature only needs
         // checking once per key set. Lifetime is re-checked on every hit, revocation by the caller.
-        if (expectedType == TokenTypes.Access && _verified.TryGetValue(token, out var hit))
+        var cacheable = expectedType == TokenTypes.Access && !string.IsNullOrEmpty(token) && token.Length <= MaxTokenLength;
+        var digest = cacheable ? TokenDigest.Of(token) : default;
+        if (cacheable && _verified.TryGetValue(digest, out var hit))
         {
             var current = await _keys.GetAsync(ct);
             if (ReferenceEquals(hit.Keys, current) && hit.Token.ExpiresAt + _clockSkew > _time.GetUtcNow())
@@ -124,11 +128,11 @@ internal sealed class TokenService
                 return (hit.Token with { Identity = hit.Token.Identity.Clone() }, null);
             }
 
-            _verified.TryRemove(token, out _);
+            _verified.TryRemove(digest, out _);
         }
 
         var (checkedToken, failure, keys) = await VerifyAsync(token, expectedType, ct);
-        if (checkedToken is not null && expectedType == TokenTypes.Access && keys is not null)
+        if (checkedToken is not null && cacheable && keys is not null)
         {
             if (Interlocked.Increment(ref _verifiedCount) > MaxVerifiedTokens)
             {
@@ -137,7 +141,7 @@ internal sealed class TokenService
                 Interlocked.Exchange(ref _verifiedCount, 0);
             }
 
-            _verified[token] = (checkedToken with { Identity = checkedToken.Identity.Clone() }, keys);
+            _verified[digest] = (checkedToken with { Identity = checkedToken.Identity.Clone() }, keys);
         }
 
         return (checkedToken, failure);
@@ -247,4 +251,15 @@ internal sealed class TokenService
         SecurityTokenMalformedException or ArgumentException => TokenFailureReasons.Malformed,
         _ => TokenFailureReasons.Invalid,
     };
+}
+
+/// <summary>The SHA-256 of a token's text: the verified-token cache's key.</summary>
+internal readonly record struct TokenDigest(UInt128 High, UInt128 Low)
+{
+    public static TokenDigest Of(string token)
+    {
+        Span<byte> hash = stackalloc byte[System.Security.Cryptography.SHA256.HashSizeInBytes];
+        System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(token.AsSpan()), hash);
+        return new(System.Runtime.InteropServices.MemoryMarshal.Read<UInt128>(hash), System.Runtime.InteropServices.MemoryMarshal.Read<UInt128>(hash[16..]));
+    }
 }

@@ -121,7 +121,8 @@ internal sealed class WebSocketGateway(
         // left its principal (and the parsed JWT behind it) on the context.
         context.Request.Headers.Authorization = default;
         context.Request.Headers.Remove(HeaderNames.SecWebSocketProtocol);
-        if (context.User.Identity?.IsAuthenticated == true)
+        // Read through the feature: the context's getter would create an empty principal to keep.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User?.Identity?.IsAuthenticated == true)
         {
             context.User = new ClaimsPrincipal();
         }
