@@ -1,6 +1,5 @@
 using System.Buffers.Text;
 using System.Net.WebSockets;
-using System.Security.Claims;
 using System.Text;
 using Apex.Auth.Tokens;
 using Apex.Hosting;
@@ -57,11 +56,14 @@ internal sealed class WebSocketGateway(
     /// </summary>
     public async Task HandleUpgradeAsync(HttpContext context)
     {
-        var result = await HandleAsync(context);
-        if (result.Result is ProblemHttpResult problem)
+        var admission = await AdmitAsync(context);
+        if (admission.Refusal is { } refusal)
         {
-            await problem.ExecuteAsync(context);
+            await refusal.ExecuteAsync(context);
+            return;
         }
+
+        await RunAsync(context, admission.Ticket!);
     }
 
     /// <summary>
@@ -121,10 +123,12 @@ internal sealed class WebSocketGateway(
         // left its principal (and the parsed JWT behind it) on the context.
         context.Request.Headers.Authorization = default;
         context.Request.Headers.Remove(HeaderNames.SecWebSocketProtocol);
-        // Read through the feature: the context's getter would create an empty principal to keep.
-        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User?.Identity?.IsAuthenticated == true)
+        // Through the feature: a principal set by authentication, or the empty one the context's
+        // getter creates on first read (the security-headers middleware reads it), is let go; the
+        // getter makes a new empty one should anything read it again.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>() is { } authentication)
         {
-            context.User = new ClaimsPrincipal();
+            authentication.User = null;
         }
 
         foreach (var key in context.Items.Where(kv => kv.Value is AccessTokenValidation).Select(kv => kv.Key).ToList())
