@@ -65,7 +65,7 @@ public static class RealtimeModule
         var gateway = app.ApplicationServices.GetRequiredService<WebSocketGateway>();
         return app.Use((context, next) =>
             IsGatewayPath(context.Request.Path) && context.WebSockets.IsWebSocketRequest
-                ? gateway.HandleUpgradeAsync(context)
+                ? gateway.ServeAsync(context)
                 : next(context));
     }
 
@@ -83,7 +83,7 @@ public static class RealtimeModule
         var group = endpoints.MapGroup(string.Empty).AllowAnonymous().ExcludeFromDescription();
         foreach (var path in Paths)
         {
-            group.Map(path, static (HttpContext context, WebSocketGateway gateway) => gateway.HandleAsync(context));
+            group.Map(path, static (HttpContext context, WebSocketGateway gateway) => gateway.ServeAsync(context));
         }
 
         return endpoints;

@@ -7,6 +7,7 @@ using Apex.Realtime.Broker;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -34,27 +35,13 @@ internal sealed class WebSocketGateway(
 
     /// <summary>
     /// Serves a request to the gateway's paths: refuses it with problem JSON, or upgrades it and runs
-    /// the connection until it closes.
+    /// the connection until it closes. WebSocket upgrades reach it ahead of routing, CORS,
+    /// authentication, authorization and rate limiting (see <see cref="RealtimeModule.UseApexRealtimeUpgrades"/>),
+    /// so that none of that chain's state (its awaiting frames, the request's service scope, an
+    /// authentication result) stays referenced for the socket's life; other requests come through
+    /// the endpoint.
     /// </summary>
-    public async Task<Results<EmptyHttpResult, ProblemHttpResult>> HandleAsync(HttpContext context)
-    {
-        var admission = await AdmitAsync(context);
-        if (admission.Refusal is { } refusal)
-        {
-            return refusal;
-        }
-
-        await RunAsync(context, admission.Ticket!);
-        return TypedResults.Empty;
-    }
-
-    /// <summary>
-    /// The upgrade path taken ahead of routing, CORS, authentication, authorization and rate limiting
-    /// (see <see cref="RealtimeModule.UseApexRealtimeUpgrades"/>): the same checks and answers as the
-    /// endpoint, without that chain's state (its awaiting frames, the request's service scope, the
-    /// authentication result) staying referenced for the socket's life.
-    /// </summary>
-    public async Task HandleUpgradeAsync(HttpContext context)
+    public async Task ServeAsync(HttpContext context)
     {
         var admission = await AdmitAsync(context);
         if (admission.Refusal is { } refusal)
@@ -63,57 +50,7 @@ internal sealed class WebSocketGateway(
             return;
         }
 
-        await RunAsync(context, admission.Ticket!);
-    }
-
-    /// <summary>
-    /// Every check before the upgrade. What the connection needs is copied into a small
-    /// <see cref="ConnectionTicket"/>: the validation (principal, parsed JWT, token) and the offered
-    /// subprotocols (one of them carries the token) end with this method instead of living on in the
-    /// connection's frame.
-    /// </summary>
-    private async Task<Admission> AdmitAsync(HttpContext context)
-    {
-        var requestedProtocols = context.WebSockets.WebSocketRequestedProtocols;
-        var token = ExtractToken(context.Request, requestedProtocols, out var missingReason);
-        if (token is null)
-        {
-            return new(Unauthorized(context, missingReason));
-        }
-
-        var validation = await services.TokenValidator.ValidateAsync(token, context.RequestAborted);
-        if (!validation.IsValid || string.IsNullOrEmpty(validation.UserId))
-        {
-            return new(Unauthorized(context, validation.FailureReason ?? "The access token is not valid."));
-        }
-
-        if (!IsOriginAllowed(context.Request))
-        {
-            return new(Refuse(StatusCodes.Status403Forbidden, "Forbidden", "This origin may not open WebSocket connections.", "https://tools.ietf.org/html/rfc9110#section-15.5.4"));
-        }
-
-        if (!context.WebSockets.IsWebSocketRequest)
-        {
-            return new(Refuse(StatusCodes.Status400BadRequest, "Bad Request", "This endpoint only accepts WebSocket upgrades.", "https://tools.ietf.org/html/rfc9110#section-15.5.1"));
-        }
-
-        if (!TryParseResume(context.Request.Query, out var resume, out var resumeError))
-        {
-            return new(Refuse(StatusCodes.Status400BadRequest, "Bad Request", resumeError, "https://tools.ietf.org/html/rfc9110#section-15.5.1"));
-        }
-
-        if (registry.IsStopping)
-        {
-            return new(Refuse(StatusCodes.Status503ServiceUnavailable, "Service Unavailable", "The server is shutting down; reconnect shortly.", "https://tools.ietf.org/html/rfc9110#section-15.6.4"));
-        }
-
-        // Never echo the token-bearing entry; select only the literal the client offered.
-        var subProtocol = requestedProtocols.Contains(JwtAuthProtocol, StringComparer.Ordinal) ? JwtAuthProtocol : null;
-        return new(new ConnectionTicket(validation.UserId, validation.TokenId, validation.SessionId, validation.ExpiresAt, resume, subProtocol));
-    }
-
-    private async Task RunAsync(HttpContext context, ConnectionTicket ticket)
-    {
+        var ticket = admission.Ticket!;
         var (accepted, stream) = await AcceptAsync(context, ticket.SubProtocol);
         using var socket = accepted;
 
@@ -182,6 +119,53 @@ internal sealed class WebSocketGateway(
         {
             registry.Remove(connection);
         }
+    }
+
+    /// <summary>
+    /// Every check before the upgrade. What the connection needs is copied into a small
+    /// <see cref="ConnectionTicket"/>: the validation (principal, parsed JWT, token) and the offered
+    /// subprotocols (one of them carries the token) end with this method instead of living on in the
+    /// connection's frame.
+    /// </summary>
+    private async Task<Admission> AdmitAsync(HttpContext context)
+    {
+        var requestedProtocols = context.WebSockets.WebSocketRequestedProtocols;
+        var token = ExtractToken(context.Request, requestedProtocols, out var missingReason);
+        if (token is null)
+        {
+            return new(Unauthorized(context, missingReason));
+        }
+
+        var validation = await services.TokenValidator.ValidateAsync(token, context.RequestAborted);
+        if (!validation.IsValid || string.IsNullOrEmpty(validation.UserId))
+        {
+            return new(Unauthorized(context, validation.FailureReason ?? "The access token is not valid."));
+        }
+
+        if (!IsOriginAllowed(context.Request))
+        {
+            return new(Refuse(StatusCodes.Status403Forbidden, "Forbidden", "This origin may not open WebSocket connections.", "https://tools.ietf.org/html/rfc9110#section-15.5.4"));
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            return new(Refuse(StatusCodes.Status400BadRequest, "Bad Request", "This endpoint only accepts WebSocket upgrades.", "https://tools.ietf.org/html/rfc9110#section-15.5.1"));
+        }
+
+        // Parsed here rather than through Request.Query, whose parsed copy the context would keep for the socket's life.
+        if (!TryParseResume(new QueryCollection(QueryHelpers.ParseQuery(context.Request.QueryString.Value)), out var resume, out var resumeError))
+        {
+            return new(Refuse(StatusCodes.Status400BadRequest, "Bad Request", resumeError, "https://tools.ietf.org/html/rfc9110#section-15.5.1"));
+        }
+
+        if (registry.IsStopping)
+        {
+            return new(Refuse(StatusCodes.Status503ServiceUnavailable, "Service Unavailable", "The server is shutting down; reconnect shortly.", "https://tools.ietf.org/html/rfc9110#section-15.6.4"));
+        }
+
+        // Never echo the token-bearing entry; select only the literal the client offered.
+        var subProtocol = requestedProtocols.Contains(JwtAuthProtocol, StringComparer.Ordinal) ? JwtAuthProtocol : null;
+        return new(new ConnectionTicket(validation.UserId, validation.TokenId, validation.SessionId, validation.ExpiresAt, resume, subProtocol));
     }
 
     /// <summary>
