@@ -56,7 +56,8 @@ public static class ApexHost
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.UseApexHttpDefaults();
+        // The gateway's upgrades skip routing and the authentication chain (it authenticates itself).
+        app.UseApexHttpDefaults(role != ServerRole.Auth ? static a => a.UseApexRealtimeUpgrades() : null);
         app.MapApexService();
         if (role != ServerRole.Api)
         {

@@ -55,7 +55,9 @@ internal sealed class TokenService
     private const int MaxVerifiedTokens = 50_000;
 
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CheckedToken Token, KeySet Keys)> _verified = new(StringComparer.Ordinal);
+    // Keyed by the token's SHA-256, not the token: an entry lives as long as its token (an open
+    // WebSocket's included), and the token text is about 1 KiB of it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TokenDigest, (VerifiedToken Token, KeySet Keys)> _verified = new();
     private readonly TimeSpan _clockSkew;
     private int _verifiedCount;
     private (KeySet Keys, TokenValidationParameters Parameters)? _parameters;
@@ -129,19 +131,21 @@ internal sealed class TokenService
     {
         // An access token is presented on every request of a session; its signature only needs
         // checking once per key set. Lifetime is re-checked on every hit, revocation by the caller.
-        if (expectedType == TokenTypes.Access && _verified.TryGetValue(token, out var hit))
+        var cacheable = expectedType == TokenTypes.Access && !string.IsNullOrEmpty(token) && token.Length <= MaxTokenLength;
+        var digest = cacheable ? TokenDigest.Of(token) : default;
+        if (cacheable && _verified.TryGetValue(digest, out var hit))
         {
             var current = await _keys.GetAsync(ct);
             if (ReferenceEquals(hit.Keys, current) && hit.Token.ExpiresAt + _clockSkew > _time.GetUtcNow())
             {
-                return (hit.Token with { Identity = hit.Token.Identity.Clone() }, null);
+                return (hit.Token.Restore(), null);
             }
 
-            _verified.TryRemove(token, out _);
+            _verified.TryRemove(digest, out _);
         }
 
         var (checkedToken, failure, keys) = await VerifyAsync(token, expectedType, ct);
-        if (checkedToken is not null && expectedType == TokenTypes.Access && keys is not null)
+        if (checkedToken is not null && cacheable && keys is not null)
         {
             if (Interlocked.Increment(ref _verifiedCount) > MaxVerifiedTokens)
             {
@@ -150,7 +154,7 @@ internal sealed class TokenService
                 Interlocked.Exchange(ref _verifiedCount, 0);
             }
 
-            _verified[token] = (checkedToken with { Identity = checkedToken.Identity.Clone() }, keys);
+            _verified[digest] = (new VerifiedToken(checkedToken), keys);
         }
 
         return (checkedToken, failure);
@@ -260,4 +264,102 @@ internal sealed class TokenService
         SecurityTokenMalformedException or ArgumentException => TokenFailureReasons.Malformed,
         _ => TokenFailureReasons.Invalid,
     };
+}
+
+/// <summary>The SHA-256 of a token's text: the verified-token cache's key.</summary>
+internal readonly record struct TokenDigest(UInt128 High, UInt128 Low)
+{
+    public static TokenDigest Of(string token)
+    {
+        Span<byte> hash = stackalloc byte[System.Security.Cryptography.SHA256.HashSizeInBytes];
+        System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(token.AsSpan()), hash);
+        return new(System.Runtime.InteropServices.MemoryMarshal.Read<UInt128>(hash), System.Runtime.InteropServices.MemoryMarshal.Read<UInt128>(hash[16..]));
+    }
+}
+
+/// <summary>
+/// A verified token as the cache keeps it: its facts, and its identity's claims flattened into one
+/// array of strings. A cloned <see cref="ClaimsIdentity"/> costs about 1.5 KiB (an object per claim and
+/// its lists); the cache holds one entry per live token, open WebSockets included.
+/// </summary>
+internal sealed class VerifiedToken
+{
+    private const int FieldsPerClaim = 3;
+
+    private static readonly ClaimsIdentity EmptyIdentity = new();
+
+    private readonly CheckedToken _facts;
+
+    // type, value, value type of each claim, all issued by _issuer (null: the identity is kept whole instead).
+    private readonly string[]? _claims;
+    private readonly string? _issuer;
+    private readonly string? _originalIssuer;
+    private readonly string? _authenticationType;
+    private readonly string? _nameClaimType;
+    private readonly string? _roleClaimType;
+
+    public VerifiedToken(CheckedToken token)
+    {
+        var identity = token.Identity;
+        _authenticationType = identity.AuthenticationType;
+        _nameClaimType = identity.NameClaimType;
+        _roleClaimType = identity.RoleClaimType;
+        if (Flatten(identity) is { } flat)
+        {
+            (_claims, _issuer, _originalIssuer) = flat;
+            _facts = token with { Identity = EmptyIdentity };
+        }
+        else
+        {
+            _facts = token with { Identity = identity.Clone() };
+        }
+    }
+
+    public DateTimeOffset ExpiresAt => _facts.ExpiresAt;
+
+    /// <summary>The token's facts with an identity of its own, equal to the one verification produced.</summary>
+    public CheckedToken Restore()
+    {
+        if (_claims is null)
+        {
+            return _facts with { Identity = _facts.Identity.Clone() };
+        }
+
+        var claims = new Claim[_claims.Length / FieldsPerClaim];
+        for (var i = 0; i < claims.Length; i++)
+        {
+            var at = i * FieldsPerClaim;
+            claims[i] = new Claim(_claims[at], _claims[at + 1], _claims[at + 2], _issuer, _originalIssuer);
+        }
+
+        return _facts with { Identity = new CaseSensitiveClaimsIdentity(claims, _authenticationType, _nameClaimType, _roleClaimType) };
+    }
+
+    /// <summary>Null when something would be lost: an actor, a label, a bootstrap context, claim properties, mixed issuers.</summary>
+    private static (string[] Claims, string? Issuer, string? OriginalIssuer)? Flatten(ClaimsIdentity identity)
+    {
+        if (identity is not CaseSensitiveClaimsIdentity || identity.Actor is not null || identity.Label is not null || identity.BootstrapContext is not null)
+        {
+            return null;
+        }
+
+        var claims = identity.Claims.ToList();
+        var issuer = claims.Count > 0 ? claims[0].Issuer : null;
+        var originalIssuer = claims.Count > 0 ? claims[0].OriginalIssuer : null;
+        var flat = new string[claims.Count * FieldsPerClaim];
+        for (var i = 0; i < claims.Count; i++)
+        {
+            var claim = claims[i];
+            if (claim.Issuer != issuer || claim.OriginalIssuer != originalIssuer || claim.Properties.Count > 0)
+            {
+                return null;
+            }
+
+            flat[i * FieldsPerClaim] = claim.Type;
+            flat[(i * FieldsPerClaim) + 1] = claim.Value;
+            flat[(i * FieldsPerClaim) + 2] = claim.ValueType;
+        }
+
+        return (flat, issuer, originalIssuer);
+    }
 }

@@ -99,10 +99,18 @@ public static class HttpDefaults
         return builder;
     }
 
-    public static WebApplication UseApexHttpDefaults(this WebApplication app)
+    /// <param name="app">The application.</param>
+    /// <param name="beforeRouting">
+    /// Middleware that runs inside the error handling, limits, security headers and host filtering but
+    /// ahead of routing, CORS, authentication, authorization and rate limiting (the real-time gateway's
+    /// WebSocket upgrades, whose request lasts as long as the socket).
+    /// </param>
+    public static WebApplication UseApexHttpDefaults(this WebApplication app, Action<IApplicationBuilder>? beforeRouting = null)
     {
+        ArgumentNullException.ThrowIfNull(app);
         app.UseMiddleware<ApexHttpMiddleware>();
         app.UseHostFiltering();
+        beforeRouting?.Invoke(app);
         app.UseRouting();
         app.UseCors();
         if (app.Services.GetService<IAuthenticationSchemeProvider>() is not null)

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Apex.Realtime.Broker;
 using Microsoft.Extensions.Logging;
 
@@ -21,10 +20,12 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
     private readonly CoalescingStream? _stream;
     private readonly GatewayServices _services;
     private readonly GatewayOptions _options;
-    private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SendQueue _queue = new();
 
-    // Cancelled when the connection is given up: the peer vanished, or a close did not finish in time.
-    private readonly CancellationTokenSource _abort = new();
+    // Gives the connection up when a requested close does not finish in time; made only when a close
+    // is requested, so an open connection holds no timer and no cancellation source.
+    private CancellationTokenSource? _closeDeadline;
+    private int _finished;
 
     private int _pendingLive;
     private int _replayRemaining;
@@ -51,16 +52,6 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         _lastSendMs = Environment.TickCount64;
         _tokens = _options.MessageBurst;
         _lastRefillMs = Environment.TickCount64;
-
-        // One registration for the connection's life instead of a cancellable token on every send,
-        // receive and wait: giving up aborts the socket, which ends whatever is pending, and wakes
-        // the send loop.
-        _abort.Token.UnsafeRegister(static state =>
-        {
-            var connection = (GatewayConnection)state!;
-            connection._queue.Writer.TryComplete();
-            connection._socket.Abort();
-        }, this);
     }
 
     public string Id { get; }
@@ -77,17 +68,17 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
     public void OnSubscribed(SubscriptionStart start)
     {
         ArgumentNullException.ThrowIfNull(start);
-        _queue.Writer.TryWrite(Frames.ConnectionEstablished(Id, UserId, _options.HeartbeatIntervalSeconds, _options.MaxMessageBytes, start.Epoch, start.LastSeq));
+        _queue.TryWrite(Frames.ConnectionEstablished(Id, UserId, _options.HeartbeatIntervalSeconds, _options.MaxMessageBytes, start.Epoch, start.LastSeq));
         if (start.Resume is { } resume)
         {
-            _queue.Writer.TryWrite(Frames.Resumed(resume));
+            _queue.TryWrite(Frames.Resumed(resume));
         }
 
         // The replay is not held to the live queue limit: it is bounded by the replay window.
         _replayRemaining = start.Replay.Count;
         foreach (var streamEvent in start.Replay)
         {
-            _queue.Writer.TryWrite(streamEvent);
+            _queue.TryWrite(streamEvent);
         }
     }
 
@@ -105,14 +96,14 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
             return false;
         }
 
-        return _queue.Writer.TryWrite(streamEvent);
+        return _queue.TryWrite(streamEvent);
     }
 
     public void OnStreamLost(string reason)
     {
         // The broker cannot promise a gap-free stream any more: the client resumes, and learns from
         // `resumed` whether it must reload over REST.
-        _queue.Writer.TryWrite(Frames.Error(ErrorCodes.Unavailable, "The event stream was interrupted; reconnect and resume."));
+        _queue.TryWrite(Frames.Error(ErrorCodes.Unavailable, "The event stream was interrupted; reconnect and resume."));
         RequestClose(CloseCodes.TryAgainLater, "event stream interrupted: reconnect and resume");
         GatewayLog.PolicyClose(Logger, Id, reason);
     }
@@ -122,7 +113,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
     {
         if (Volatile.Read(ref _closeRequested) == 0)
         {
-            _queue.Writer.TryWrite(frame);
+            _queue.TryWrite(frame);
         }
     }
 
@@ -140,16 +131,41 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         _closeStatus = status;
         _closeDescription = description;
         _discardQueued |= discardQueued;
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         RealtimeMetrics.ConnectionsClosed.WithLabels(((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+        if (Volatile.Read(ref _finished) != 0)
+        {
+            return;
+        }
+
+        var deadline = new CancellationTokenSource();
+        deadline.Token.UnsafeRegister(static state => ((GatewayConnection)state!).GiveUp(), this);
+        Volatile.Write(ref _closeDeadline, deadline);
+        if (Volatile.Read(ref _finished) != 0)
+        {
+            // Finished meanwhile: RunAsync may have looked for the deadline before it was set.
+            Interlocked.Exchange(ref _closeDeadline, null)?.Dispose();
+            return;
+        }
+
         try
         {
-            _abort.CancelAfter(TimeSpan.FromSeconds(_options.CloseTimeoutSeconds));
+            deadline.CancelAfter(TimeSpan.FromSeconds(_options.CloseTimeoutSeconds));
         }
         catch (ObjectDisposedException)
         {
-            // The connection already finished.
+            // The connection finished in between.
         }
+    }
+
+    /// <summary>
+    /// Gives the connection up (the peer vanished, or a close did not finish in time): aborting the
+    /// socket ends whatever send or receive is pending, and completing the queue wakes the send loop.
+    /// </summary>
+    private void GiveUp()
+    {
+        _queue.Complete();
+        _socket.Abort();
     }
 
     /// <summary>
@@ -165,7 +181,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
             return;
         }
 
-        _queue.Writer.TryWrite(Frames.Error(ErrorCodes.TokenRevoked, "The session was ended (logout or account disabled); sign in again."));
+        _queue.TryWrite(Frames.Error(ErrorCodes.TokenRevoked, "The session was ended (logout or account disabled); sign in again."));
         RequestClose(CloseCodes.TokenExpired, "token revoked");
         GatewayLog.PolicyClose(Logger, Id, "token revoked");
     }
@@ -180,7 +196,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
 
         if (nowUnixMs >= Volatile.Read(ref _expiresAtUnixMs))
         {
-            _queue.Writer.TryWrite(Frames.Error(ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh token."));
+            _queue.TryWrite(Frames.Error(ErrorCodes.TokenExpired, "The access token expired; reconnect with a fresh token."));
             RequestClose(CloseCodes.TokenExpired, "token expired");
             GatewayLog.PolicyClose(Logger, Id, "token expired");
             return;
@@ -190,12 +206,18 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         {
             // Count the heartbeat as sent now so a stalled send loop does not get one per tick.
             Volatile.Write(ref _lastSendMs, nowTickMs);
-            _queue.Writer.TryWrite(Frames.Heartbeat());
+            _queue.TryWrite(Frames.Heartbeat());
         }
     }
 
-    /// <summary>Releases the abort source when the connection never ran (<see cref="RunAsync"/> releases it at its end).</summary>
-    public void Dispose() => _abort.Dispose();
+    /// <summary>Releases the close deadline when the connection never ran (<see cref="RunAsync"/> releases it at its end).</summary>
+    public void Dispose() => Finish();
+
+    private void Finish()
+    {
+        Volatile.Write(ref _finished, 1);
+        Interlocked.Exchange(ref _closeDeadline, null)?.Dispose();
+    }
 
     /// <summary>Runs both loops until the connection is closed or lost.</summary>
     public async Task RunAsync()
@@ -208,7 +230,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
             GatewayLog.PeerDropped(Logger, Id);
-            _abort.Cancel();
+            GiveUp();
         }
         catch (Exception ex)
         {
@@ -219,11 +241,11 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         }
         finally
         {
-            _queue.Writer.TryComplete();
+            _queue.Complete();
         }
 
         await sending;
-        _abort.Dispose();
+        Finish();
         if (_socket.State != WebSocketState.Closed)
         {
             _socket.Abort();
@@ -237,42 +259,46 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         // Off the caller's thread: a long replay sent synchronously would otherwise hold back the
         // receive loop, and with it the client's close.
         await Task.Yield();
-        var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync())
+            while (await _queue.WaitToReadAsync())
             {
                 // One wake drains everything waiting, and the corked stream sends it as one write.
                 var delivered = 0;
                 _stream?.Cork();
-                while (reader.TryRead(out var item))
+                while (_queue.TakeAll() is { } batch)
                 {
-                    byte[] frame;
-                    if (item is StreamEvent streamEvent)
+                    foreach (var item in batch)
                     {
-                        if (_replayRemaining > 0)
+                        byte[] frame;
+                        if (item is StreamEvent streamEvent)
                         {
-                            _replayRemaining--;
+                            if (_replayRemaining > 0)
+                            {
+                                _replayRemaining--;
+                            }
+                            else
+                            {
+                                Interlocked.Decrement(ref _pendingLive);
+                            }
+
+                            frame = streamEvent.Utf8;
+                            delivered++;
                         }
                         else
                         {
-                            Interlocked.Decrement(ref _pendingLive);
+                            frame = (byte[])item;
                         }
 
-                        frame = streamEvent.Utf8;
-                        delivered++;
-                    }
-                    else
-                    {
-                        frame = (byte[])item;
+                        if (_discardQueued)
+                        {
+                            continue;
+                        }
+
+                        await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                     }
 
-                    if (_discardQueued)
-                    {
-                        continue;
-                    }
-
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    _queue.Return(batch);
                 }
 
                 if (_stream is not null)
@@ -296,7 +322,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
             // The peer is gone or did not take the close in time; the receive loop ends with it.
-            _abort.Cancel();
+            GiveUp();
         }
     }
 

@@ -1,6 +1,5 @@
 using System.Buffers.Text;
 using System.Net.WebSockets;
-using System.Security.Claims;
 using System.Text;
 using Apex.Auth.Tokens;
 using Apex.Hosting;
@@ -8,6 +7,7 @@ using Apex.Realtime.Broker;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -33,60 +33,51 @@ internal sealed class WebSocketGateway(
 
     private readonly string[] _allowedOrigins = BuildAllowedOrigins(apexOptions.Value);
 
-    public async Task<Results<EmptyHttpResult, ProblemHttpResult>> HandleAsync(HttpContext context)
+    /// <summary>
+    /// Serves a request to the gateway's paths: refuses it with problem JSON, or upgrades it and runs
+    /// the connection until it closes. WebSocket upgrades reach it ahead of routing, CORS,
+    /// authentication, authorization and rate limiting (see <see cref="RealtimeModule.UseApexRealtimeUpgrades"/>),
+    /// so that none of that chain's state (its awaiting frames, the request's service scope, an
+    /// authentication result) stays referenced for the socket's life; other requests come through
+    /// the endpoint.
+    /// </summary>
+    public async Task ServeAsync(HttpContext context)
     {
-        var requestedProtocols = context.WebSockets.WebSocketRequestedProtocols;
-        var token = ExtractToken(context.Request, requestedProtocols, out var missingReason);
-        if (token is null)
+        var admission = await AdmitAsync(context);
+        if (admission.Refusal is { } refusal)
         {
-            return Unauthorized(context, missingReason);
+            await refusal.ExecuteAsync(context);
+            return;
         }
 
-        var (validation, failure) = await AuthenticateAsync(token, context.RequestAborted);
-        if (validation is not { UserId: { } userId })
-        {
-            return Unauthorized(context, failure);
-        }
-
-        if (!IsOriginAllowed(context.Request))
-        {
-            return Refuse(StatusCodes.Status403Forbidden, "Forbidden", "This origin may not open WebSocket connections.", "https://tools.ietf.org/html/rfc9110#section-15.5.4");
-        }
-
-        if (!context.WebSockets.IsWebSocketRequest)
-        {
-            return Refuse(StatusCodes.Status400BadRequest, "Bad Request", "This endpoint only accepts WebSocket upgrades.", "https://tools.ietf.org/html/rfc9110#section-15.5.1");
-        }
-
-        if (!TryParseResume(context.Request.Query, out var resume, out var resumeError))
-        {
-            return Refuse(StatusCodes.Status400BadRequest, "Bad Request", resumeError, "https://tools.ietf.org/html/rfc9110#section-15.5.1");
-        }
-
-        if (registry.IsStopping)
-        {
-            return Refuse(StatusCodes.Status503ServiceUnavailable, "Service Unavailable", "The server is shutting down; reconnect shortly.", "https://tools.ietf.org/html/rfc9110#section-15.6.4");
-        }
-
-        // Never echo the token-bearing entry; select only the literal the client offered.
-        var subProtocol = requestedProtocols.Contains(JwtAuthProtocol, StringComparer.Ordinal) ? JwtAuthProtocol : null;
-        var (accepted, stream) = await AcceptAsync(context, subProtocol);
+        var ticket = admission.Ticket!;
+        var (accepted, stream) = await AcceptAsync(context, ticket.SubProtocol);
         using var socket = accepted;
 
-        // The connection outlives the handshake by hours: let go of the token and the principal
-        // (and the parsed JWT behind it) that only the handshake needed.
+        // The connection outlives the handshake by hours: let go of what only the handshake needed.
+        // The request's headers stay referenced by the server until the socket closes, and two of
+        // them carry the token; the endpoint path also ran the authentication middleware, which
+        // left its principal (and the parsed JWT behind it) on the context.
         context.Request.Headers.Authorization = default;
-        context.User = new ClaimsPrincipal();
+        context.Request.Headers.Remove(HeaderNames.SecWebSocketProtocol);
+        // Through the feature: a principal set by authentication, or the empty one the context's
+        // getter creates on first read (the security-headers middleware reads it), is let go; the
+        // getter makes a new empty one should anything read it again.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>() is { } authentication)
+        {
+            authentication.User = null;
+        }
+
         foreach (var key in context.Items.Where(kv => kv.Value is AccessTokenValidation).Select(kv => kv.Key).ToList())
         {
             context.Items.Remove(key);
         }
 
-        using var connection = new GatewayConnection(socket, userId, validation.ExpiresAt, services, validation.TokenId, validation.SessionId, stream);
+        using var connection = new GatewayConnection(socket, ticket.UserId, ticket.ExpiresAt, services, ticket.TokenId, ticket.SessionId, stream);
         if (!registry.TryAdd(connection))
         {
             await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
-            return TypedResults.Empty;
+            return;
         }
 
         GatewayLog.Opened(logger, connection.Id, connection.UserId);
@@ -97,26 +88,26 @@ internal sealed class WebSocketGateway(
             {
                 // Refused after the upgrade (over the per-user cap): send the error and close properly.
                 await connection.RunAsync();
-                return TypedResults.Empty;
+                return;
             }
 
             IAsyncDisposable subscription;
             try
             {
-                subscription = await broker.SubscribeAsync(connection.UserId, resume, connection, context.RequestAborted);
+                subscription = await broker.SubscribeAsync(connection.UserId, ticket.Resume, connection, context.RequestAborted);
             }
             catch (BrokerUnavailableException)
             {
                 // Not a server fault: the broker's store is briefly unreachable; the client retries.
                 await socket.CloseOutputAsync(CloseCodes.TryAgainLater, "event broker unavailable: retry shortly", CancellationToken.None);
-                return TypedResults.Empty;
+                return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 var correlationId = Guid.NewGuid().ToString("N");
                 GatewayLog.ConnectionFailed(logger, ex, connection.Id, correlationId);
                 await socket.CloseOutputAsync(WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}", CancellationToken.None);
-                return TypedResults.Empty;
+                return;
             }
 
             await using (subscription)
@@ -128,8 +119,53 @@ internal sealed class WebSocketGateway(
         {
             registry.Remove(connection);
         }
+    }
 
-        return TypedResults.Empty;
+    /// <summary>
+    /// Every check before the upgrade. What the connection needs is copied into a small
+    /// <see cref="ConnectionTicket"/>: the validation (principal, parsed JWT, token) and the offered
+    /// subprotocols (one of them carries the token) end with this method instead of living on in the
+    /// connection's frame.
+    /// </summary>
+    private async Task<Admission> AdmitAsync(HttpContext context)
+    {
+        var requestedProtocols = context.WebSockets.WebSocketRequestedProtocols;
+        var token = ExtractToken(context.Request, requestedProtocols, out var missingReason);
+        if (token is null)
+        {
+            return new(Unauthorized(context, missingReason));
+        }
+
+        var validation = await services.TokenValidator.ValidateAsync(token, context.RequestAborted);
+        if (!validation.IsValid || string.IsNullOrEmpty(validation.UserId))
+        {
+            return new(Unauthorized(context, validation.FailureReason ?? "The access token is not valid."));
+        }
+
+        if (!IsOriginAllowed(context.Request))
+        {
+            return new(Refuse(StatusCodes.Status403Forbidden, "Forbidden", "This origin may not open WebSocket connections.", "https://tools.ietf.org/html/rfc9110#section-15.5.4"));
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            return new(Refuse(StatusCodes.Status400BadRequest, "Bad Request", "This endpoint only accepts WebSocket upgrades.", "https://tools.ietf.org/html/rfc9110#section-15.5.1"));
+        }
+
+        // Parsed here rather than through Request.Query, whose parsed copy the context would keep for the socket's life.
+        if (!TryParseResume(new QueryCollection(QueryHelpers.ParseQuery(context.Request.QueryString.Value)), out var resume, out var resumeError))
+        {
+            return new(Refuse(StatusCodes.Status400BadRequest, "Bad Request", resumeError, "https://tools.ietf.org/html/rfc9110#section-15.5.1"));
+        }
+
+        if (registry.IsStopping)
+        {
+            return new(Refuse(StatusCodes.Status503ServiceUnavailable, "Service Unavailable", "The server is shutting down; reconnect shortly.", "https://tools.ietf.org/html/rfc9110#section-15.6.4"));
+        }
+
+        // Never echo the token-bearing entry; select only the literal the client offered.
+        var subProtocol = requestedProtocols.Contains(JwtAuthProtocol, StringComparer.Ordinal) ? JwtAuthProtocol : null;
+        return new(new ConnectionTicket(validation.UserId, validation.TokenId, validation.SessionId, validation.ExpiresAt, resume, subProtocol));
     }
 
     /// <summary>
@@ -182,14 +218,6 @@ internal sealed class WebSocketGateway(
         System.Security.Cryptography.SHA1.HashData(Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"), hash);
 #pragma warning restore CA5350
         return Convert.ToBase64String(hash);
-    }
-
-    private async Task<(AccessTokenValidation? Validation, string Failure)> AuthenticateAsync(string token, CancellationToken ct)
-    {
-        var validation = await services.TokenValidator.ValidateAsync(token, ct);
-        return validation.IsValid && !string.IsNullOrEmpty(validation.UserId)
-            ? (validation, string.Empty)
-            : (null, validation.FailureReason ?? "The access token is not valid.");
     }
 
     /// <summary>Header first, then the subprotocol entries; never the query string (it ends up in logs).</summary>
@@ -342,5 +370,22 @@ internal sealed class WebSocketGateway(
     {
         GatewayLog.Refused(logger, status, detail);
         return TypedResults.Problem(detail: detail, statusCode: status, title: title, type: type);
+    }
+}
+
+/// <summary>What a connection keeps of its handshake: who it is for, its token's identity and lifetime, where it resumes.</summary>
+internal sealed record ConnectionTicket(string UserId, string? TokenId, string? SessionId, DateTimeOffset? ExpiresAt, StreamPosition? Resume, string? SubProtocol);
+
+/// <summary>The outcome of the handshake's checks: a refusal, or the ticket of the connection to open.</summary>
+internal readonly record struct Admission(ProblemHttpResult? Refusal, ConnectionTicket? Ticket)
+{
+    public Admission(ProblemHttpResult refusal)
+        : this(refusal, null)
+    {
+    }
+
+    public Admission(ConnectionTicket ticket)
+        : this(null, ticket)
+    {
     }
 }
