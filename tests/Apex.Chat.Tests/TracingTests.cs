@@ -50,6 +50,9 @@ public sealed class TracingTests
             return run is not null
                 && agents.All(a => all.Any(s => s.TraceId == run.TraceId && s.Name == $"agent {a}"))
                 && tools.All(t => all.Any(s => s.TraceId == run.TraceId && s.Name == $"tool {t.Tool}"))
+                // The journal stores a run's last event and final state after publishing it, so that
+                // database work can end (and be exported) after the run's own span.
+                && all.Any(s => s.TraceId == run.TraceId && s.Scope.Contains("EntityFrameworkCore", StringComparison.Ordinal))
                 && all.FirstOrDefault(s => s.Name == "ws.session" && s.Attribute("apex.user_id") == alice.Id) is { } session
                 && all.Any(s => s.SpanId == session.ParentSpanId);
         });
