@@ -15,17 +15,14 @@ public static class Database
     /// <summary>The assembly holding the PostgreSQL migrations of every module's context.</summary>
     public const string PostgresMigrationsAssembly = "Apex.Migrations.Postgres";
 
-    public static IServiceCollection AddApexDbContext<TContext>(this IServiceCollection services, Action<DbContextOptionsBuilder>? configure = null)
+    public static IServiceCollection AddApexDbContext<TContext>(this IServiceCollection services)
         where TContext : DbContext
     {
-        // Pooled: a request takes a context already built (model, services, interceptors) and returns it
-        // reset, instead of building one per scope; the contexts hold no state of their own.
-        services.AddDbContextPool<TContext>((sp, options) =>
+        services.AddDbContext<TContext>((sp, options) =>
         {
             var apex = sp.GetRequiredService<IOptions<ApexOptions>>().Value;
             var db = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
             Configure(options, apex, db, HistoryTable<TContext>());
-            configure?.Invoke(options);
         });
         services.AddSingleton<IMigratableContext>(new MigratableContext<TContext>());
         return services;
