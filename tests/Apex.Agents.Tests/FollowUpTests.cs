@@ -105,6 +105,27 @@ public sealed class FollowUpParserTests
     }
 
     [Theory(Timeout = 10_000)]
+    [InlineData("What would we save if we only did the caching change?", "caching", FollowUpKind.WhatIf)]
+    [InlineData("What if we only did prompt caching?", "enable-prompt-caching", FollowUpKind.WhatIf)]
+    [InlineData("Why is there no batch API change?", "use-batch-api", FollowUpKind.ExplainRecommendation)]
+    [InlineData("What if we only did recommendation 4?", "#4", FollowUpKind.WhatIf)]
+    [InlineData("only 3", "#3", FollowUpKind.WhatIf)]
+    [InlineData("Explain the second recommendation", "#2", FollowUpKind.ExplainRecommendation)]
+    public async Task A_change_the_plan_lacks_is_a_follow_up_that_says_so(string text, string absent, FollowUpKind kind)
+    {
+        await Task.Yield();
+        var oneSwitch = Vocabulary with { Recommendations = [Rec("switch-model-big-4-to-think-3", "model", "Move support-chat from big-4 to think-3")] };
+        var f = FollowUpParser.Parse(text, oneSwitch, Catalog) ?? throw new Xunit.Sdk.XunitException($"not recognised: {text}");
+        Assert.Equal(kind, f.Kind);
+        Assert.Equal(absent, f.AbsentChange);
+        Assert.Empty(f.RecommendationIds);
+
+        // The same words about a change the plan has resolve to it; with no report yet they start an analysis.
+        Assert.Null(Parse(text.Replace("4", "1", StringComparison.Ordinal).Replace("3", "1", StringComparison.Ordinal).Replace("second", "first", StringComparison.Ordinal)).AbsentChange);
+        Assert.Null(FollowUpParser.Parse(text, oneSwitch with { HasReport = false, Recommendations = [] }, Catalog));
+    }
+
+    [Theory(Timeout = 10_000)]
     [InlineData("Why did you recommend think-3 for support-chat? Isn't think-3 a reasoning model?", "switch-model-big-4-to-think-3")]
     [InlineData("explain recommendation 3", "switch-model-big-4-to-think-3")]
     [InlineData("Why the caching of exact repeats?", "cache-exact-repeats")]
@@ -276,6 +297,37 @@ public sealed class FollowUpToolTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task A_change_the_plan_lacks_is_answered_with_the_analysis_figures_and_the_plan()
+    {
+        await Task.Yield();
+        // Without prompt hashes no repeat can be found, so the plan has no response cache.
+        var noHashes = string.Join('\n', HandData.Csv.Split('\n').Select(line => string.Join(',', line.Split(',').Where((_, i) => i != 6))));
+        var a = HandData.Analyzer(noHashes);
+        FollowUps.EnsureAnalysed(a, CancellationToken.None);
+        var full = SavingsPlanner.Plan(a, CancellationToken.None);
+        Assert.DoesNotContain(full, p => p.Id == "cache-exact-repeats");
+
+        var r = FollowUps.NotInPlan(a, PlanChanges.ExactRepeats, CancellationToken.None);
+        Assert.Equal("Exact repeats: the data has no prompt hash or prompt, so repeated prompts cannot be found.", Assert.Single(r.Findings));
+        Assert.Empty(r.Alone);
+        Assert.Equal(full.Select(p => p.Id), r.Plan.Select(p => p.Id));
+        Assert.Equal(Enumerable.Range(1, full.Count), r.Plan.Select(p => p.Order));
+        Assert.Equal(Cents(full.Sum(p => p.SavingsUsd) * Month), r.FullPlanMonthlySavingsUsd);
+        var answer = FollowUpWriter.Write(FollowUpKind.WhatIf, r);
+        Assert.StartsWith("The plan for this data has no cache for exact repeated prompts.", answer, StringComparison.Ordinal);
+        Assert.Contains($"1. {full[0].Title}: ${Cents(full[0].SavingsUsd * Month):N2}/month", answer, StringComparison.Ordinal);
+
+        // A number past the plan's end names the plan's size and lists it.
+        var past = FollowUps.NotInPlan(a, "#9", CancellationToken.None);
+        Assert.Empty(past.Findings);
+        Assert.StartsWith($"The plan for this data has no recommendation 9: it has {full.Count} changes.", FollowUpWriter.NotInPlan(past), StringComparison.Ordinal);
+
+        // Failed calls are in this plan; their finding states the analysis' own figure (one failed call, $0.025 a period).
+        var failed = FollowUps.NotInPlan(a, PlanChanges.FailedCalls, CancellationToken.None);
+        Assert.Equal($"Failed calls: 1 calls ended with an error and cost ${Cents(0.025 * Month):N2}/month.", Assert.Single(failed.Findings));
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task A_reasoning_model_is_priced_with_its_reasoning_output()
     {
         await Task.Yield();
@@ -444,6 +496,31 @@ public sealed class ThreadFollowUpTests
         Assert.Equal("cost_trend", trendResult.GetProperty("kind").GetString());
         Assert.Equal("feature", trendResult.GetProperty("trend").GetProperty("scope").GetString());
         Assert.Equal(2, trendResult.GetProperty("trend").GetProperty("points").GetArrayLength());
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_what_if_on_a_change_the_plan_lacks_answers_from_the_tool_instead_of_repeating_the_report()
+    {
+        var catalog = HandData.Catalog();
+        var data = new InMemoryUsageDataSource();
+        var noHashes = string.Join('\n', HandData.Csv.Split('\n').Select(line => string.Join(',', line.Split(',').Where((_, i) => i != 6))));
+        var id = data.Add("usr_a", TestSupport.ParseCsv(noHashes, catalog));
+        var runtime = TestSupport.Runtime(data, catalog);
+        var first = await TestSupport.CollectAsync(runtime, TestSupport.Request("Analyse the usage file I uploaded and give me a 4-week plan.", id));
+        var report = TestSupport.Report(first);
+        var planned = report.GetProperty("recommendations").EnumerateArray().Select(r => r.GetProperty("id").GetString()).ToList();
+        Assert.DoesNotContain("cache-exact-repeats", planned);
+
+        var events = await TestSupport.CollectAsync(runtime, Request("What would we save if we only cached the exact repeats?", id, report));
+        TestSupport.AssertWellFormedRun(events);
+        Assert.False(events[^1].Payload.TryGetProperty("report", out _));
+        Assert.Equal("what_if", events[^1].Payload.GetProperty("result").GetProperty("kind").GetString());
+        Assert.Contains("what_if", TestSupport.ToolsCalled(events));
+        Assert.DoesNotContain("summarize_usage", TestSupport.ToolsCalled(events));
+        var answer = TestSupport.Answer(events);
+        Assert.StartsWith("The plan for this data has no cache for exact repeated prompts.", answer, StringComparison.Ordinal);
+        Assert.Contains("no prompt hash", answer, StringComparison.Ordinal);
+        Assert.Contains($"Together they save ${report.GetProperty("potential_savings").GetProperty("monthly_amount").GetDecimal():N2}/month", answer, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 30_000)]

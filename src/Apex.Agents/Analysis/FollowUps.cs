@@ -1,3 +1,4 @@
+using System.Globalization;
 using Apex.Agents.Catalog;
 using Apex.Agents.Data;
 
@@ -21,6 +22,28 @@ public sealed record WhatIfResult
     public required decimal MonthlyCostAfterUsd { get; init; }
 
     /// <summary>The whole plan's monthly saving, for comparison.</summary>
+    public required decimal FullPlanMonthlySavingsUsd { get; init; }
+}
+
+/// <summary>One change of the plan, numbered as in the report.</summary>
+public sealed record PlanItem(int Order, string Id, string Title, decimal MonthlySavingsUsd);
+
+/// <summary>
+/// The answer to a what-if or an explanation of a change the plan does not contain: what the analysis
+/// measured for that kind of change, what it would save on its own, and the plan's changes instead.
+/// </summary>
+public sealed record NotInPlanResult
+{
+    /// <summary>The change asked about, as a <see cref="PlanChanges"/> key or <c>#n</c>.</summary>
+    public required string Asked { get; init; }
+
+    /// <summary>The analysis' measurements for that kind of change, one sentence each.</summary>
+    public required IReadOnlyList<string> Findings { get; init; }
+
+    /// <summary>Changes of that kind that save something on their own but under a cent a month after the plan's earlier changes.</summary>
+    public required IReadOnlyList<WhatIfItem> Alone { get; init; }
+    public required decimal AloneMonthlySavingsUsd { get; init; }
+    public required IReadOnlyList<PlanItem> Plan { get; init; }
     public required decimal FullPlanMonthlySavingsUsd { get; init; }
 }
 
@@ -148,6 +171,86 @@ public static class FollowUps
             MonthlyCostAfterUsd = monthlyCost - monthly,
             FullPlanMonthlySavingsUsd = Money.Cents(full.Sum(p => p.SavingsUsd) * factor),
         };
+    }
+
+    /// <summary>
+    /// A change of kind <paramref name="change"/> (a <see cref="PlanChanges"/> key, or <c>#n</c> for a number past
+    /// the plan's end) that the plan does not contain: why not, in the analysis' own figures.
+    /// </summary>
+    public static NotInPlanResult NotInPlan(UsageAnalyzer a, string change, CancellationToken ct)
+    {
+        EnsureAnalysed(a, ct);
+        var factor = a.Table.MonthlyFactor;
+        var full = SavingsPlanner.Plan(a, ct);
+        var numbered = change.StartsWith('#');
+        var alone = numbered ? [] : SavingsPlanner.Plan(a, ct, id => PlanChanges.Covers(change, id));
+        var inPlan = full.Where(p => !numbered && PlanChanges.Covers(change, p.Id)).Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
+        var aloneItems = alone.Where(p => !inPlan.Contains(p.Id)).Select(p => new WhatIfItem(p.Id, p.Title, p.Category, Money.Cents(p.SavingsUsd * factor), 0m)).ToList();
+        return new NotInPlanResult
+        {
+            Asked = change,
+            Findings = numbered ? [] : Findings(a, change),
+            Alone = aloneItems,
+            AloneMonthlySavingsUsd = aloneItems.Sum(i => i.MonthlySavingsUsd),
+            Plan = [.. full.Select((p, i) => new PlanItem(i + 1, p.Id, p.Title, Money.Cents(p.SavingsUsd * factor)))],
+            FullPlanMonthlySavingsUsd = Money.Cents(full.Sum(p => p.SavingsUsd) * factor),
+        };
+    }
+
+    private static List<string> Findings(UsageAnalyzer a, string change)
+    {
+        static string Usd(double monthly) => "$" + Money.Cents(monthly).ToString("N2", CultureInfo.InvariantCulture);
+        var findings = new List<string>();
+        if (PlanChanges.Covers(change, PlanChanges.ExactRepeats) && a.Repeats is { } rep)
+        {
+            findings.Add(rep.CallsWithPrompt == 0
+                ? "Exact repeats: the data has no prompt hash or prompt, so repeated prompts cannot be found."
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"Exact repeats: {rep.RepeatCalls:N0} of {rep.CallsWithPrompt:N0} calls with a prompt hash repeat one seen within {rep.TtlHours:0.##} h; a response cache would save {Usd(rep.MonthlySavingsUsd)}/month."));
+        }
+
+        if (PlanChanges.Covers(change, PlanChanges.PromptCaching) && a.Caching is { } cache)
+        {
+            findings.Add(cache.EligibleCalls == 0
+                ? "Prompt caching: no call sends a long prompt (1,024 input tokens or more) with few cached tokens, so there is no prefix left to cache."
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"Prompt caching: {cache.EligibleCalls:N0} calls send long prompts with few cached tokens; caching their stable prefix would save {Usd(cache.MonthlySavingsUsd)}/month."));
+        }
+
+        if (change == PlanChanges.ModelSwitch && a.Models is { } models)
+        {
+            var withTarget = models.Groups.Count(g => g.Best is not null);
+            var unpriced = models.Groups.Count(g => g.Note is not null);
+            findings.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Model switches: {withTarget} of {models.Groups.Count} feature and model groups have a cheaper catalog model of the same quality tier or one below")
+                + (unpriced > 0 ? string.Create(CultureInfo.InvariantCulture, $"; {unpriced} use models the catalog does not price, so no switch is suggested for them.") : "."));
+        }
+
+        if (change == PlanChanges.Batching && a.Batching is { } batching)
+        {
+            findings.Add(batching.EligibleCalls == 0
+                ? "Batch API: every call looks interactive (a user is waiting for it), so none can wait for a batch."
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"Batch API: {batching.EligibleCalls:N0} calls need no immediate answer; batching them would save {Usd(batching.MonthlySavingsUsd)}/month."));
+        }
+
+        if (change == PlanChanges.OutputCap && a.Waste is { } tails)
+        {
+            findings.Add(tails.OutputTails.Count == 0
+                ? "max_tokens caps: no feature has a long tail of answers far above its median length."
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"max_tokens caps: {tails.OutputTails.Count} feature and model groups have long answer tails; capping them at their p95 would save {Usd(tails.TailMonthlySavingsUsd)}/month."));
+        }
+
+        if (change == PlanChanges.FailedCalls && a.Waste is { } waste)
+        {
+            findings.Add(waste.FailedCalls == 0
+                ? "Failed calls: no call in the data ended with an error."
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"Failed calls: {waste.FailedCalls:N0} calls ended with an error and cost {Usd(waste.FailedMonthlyUsd)}/month."));
+        }
+
+        return findings;
     }
 
     /// <summary>The evidence behind one recommendation of the plan.</summary>

@@ -40,6 +40,13 @@ public sealed record FollowUp
     /// <summary>The dataset's features, to name in the answer when <see cref="UnmatchedName"/> is set.</summary>
     public IReadOnlyList<string> KnownFeatures { get; init; } = [];
 
+    /// <summary>
+    /// A change the question names that the last report does not contain ("the caching change" when the plan
+    /// has none, "recommendation 4" of a 2-change plan): a <see cref="PlanChanges"/> key or <c>#n</c>. The what-if
+    /// or explanation then says why the plan has no such change, with the analysis' figures.
+    /// </summary>
+    public string? AbsentChange { get; init; }
+
     /// <summary>The tool that answers it; null for a filter (the whole analysis runs).</summary>
     public string? Tool => Kind switch
     {
@@ -122,6 +129,15 @@ public static partial class FollowUpParser
             return new FollowUp { Kind = FollowUpKind.ExplainRecommendation, RecommendationIds = [recs[0]] };
         }
 
+        // "What if we only did the caching change?" when the plan has none: answered from the analysis, not
+        // by a new report that would only repeat the last one.
+        if (v.HasReport && recs.Count == 0 && catalogModels.Count == 0 && AbsentReference(lower, v.Recommendations.Count) is { } absent
+            && (WhatIf().IsMatch(lower) || Explain().IsMatch(lower) || (absent.StartsWith('#') && OnlyWord().IsMatch(lower))))
+        {
+            var kind = WhatIf().IsMatch(lower) || !Explain().IsMatch(lower) ? FollowUpKind.WhatIf : FollowUpKind.ExplainRecommendation;
+            return new FollowUp { Kind = kind, AbsentChange = absent };
+        }
+
         if (v.HasReport && catalogModels.Count > 0 && Explain().IsMatch(lower) && !Exclude().IsMatch(lower))
         {
             // "Why gpt-5 for support-chat?" when no recommendation of the report moves traffic there:
@@ -186,11 +202,11 @@ public static partial class FollowUpParser
             }
         }
 
-        foreach (var (pattern, matches) in Phrases)
+        foreach (var (pattern, change) in Phrases)
         {
             if (pattern.IsMatch(lower))
             {
-                foreach (var r in recs.Where(matches))
+                foreach (var r in recs.Where(r => PlanChanges.Covers(change, r.Id)))
                 {
                     chosen.Add(r.Id);
                 }
@@ -211,6 +227,33 @@ public static partial class FollowUpParser
         }
 
         return ([.. recs.Where(r => chosen.Contains(r.Id)).Select(r => r.Id)], numbered);
+    }
+
+    /// <summary>The first change the text names by kind or by a number past the plan's end, or null.</summary>
+    private static string? AbsentReference(string lower, int planSize)
+    {
+        foreach (Match m in Numbers().Matches(lower))
+        {
+            foreach (Match d in Digits().Matches(m.Groups["list"].Value))
+            {
+                var n = int.Parse(d.Value, CultureInfo.InvariantCulture);
+                if (n > planSize)
+                {
+                    return "#" + n.ToString(CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        foreach (Match m in Ordinals().Matches(lower))
+        {
+            var n = Array.IndexOf(OrdinalWords, m.Groups["word"].Value) % 5 + 1;
+            if (n > planSize)
+            {
+                return "#" + n.ToString(CultureInfo.InvariantCulture);
+            }
+        }
+
+        return Phrases.FirstOrDefault(p => p.Pattern.IsMatch(lower)).Change;
     }
 
     // Words after "for"/"of" in a trend question that name a scope or a time, not a feature.
@@ -244,15 +287,15 @@ public static partial class FollowUpParser
 
     private static readonly string[] OrdinalWords = ["first", "second", "third", "fourth", "fifth", "1st", "2nd", "3rd", "4th", "5th"];
 
-    private static readonly (Regex Pattern, Func<Recommendation, bool> Matches)[] Phrases =
+    private static readonly (Regex Pattern, string Change)[] Phrases =
     [
-        (PromptCaching(), r => r.Id == "enable-prompt-caching"),
-        (ExactRepeats(), r => r.Id == "cache-exact-repeats"),
-        (CachingChange(), r => r.Category == "caching"),
-        (ModelSwitch(), r => r.Category == "model"),
-        (BatchChange(), r => r.Category == "batching"),
-        (CapChange(), r => r.Id == "cap-output-tokens"),
-        (FailedChange(), r => r.Id == "fix-failed-calls"),
+        (PromptCaching(), PlanChanges.PromptCaching),
+        (ExactRepeats(), PlanChanges.ExactRepeats),
+        (CachingChange(), PlanChanges.Caching),
+        (ModelSwitch(), PlanChanges.ModelSwitch),
+        (BatchChange(), PlanChanges.Batching),
+        (CapChange(), PlanChanges.OutputCap),
+        (FailedChange(), PlanChanges.FailedCalls),
     ];
 
     /// <summary>The names (longest first, whole words, case-insensitive) that occur in the text, as spelled in <paramref name="names"/>.</summary>

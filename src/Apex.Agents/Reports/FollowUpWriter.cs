@@ -17,6 +17,7 @@ public static class FollowUpWriter
 
     public static string Write(FollowUpKind kind, object result) => (kind, result) switch
     {
+        (_, NotInPlanResult r) => NotInPlan(r),
         (FollowUpKind.WhatIf, WhatIfResult r) => WhatIf(r),
         (FollowUpKind.ExplainRecommendation, ExplainResult r) => Explain(r),
         (FollowUpKind.CostTrend, TrendResult r) => Trend(r),
@@ -46,6 +47,50 @@ public static class FollowUpWriter
             text.Append(Inv, $"Not in the plan for this data: {string.Join(", ", r.UnknownIds)}.\n");
         }
 
+        return text.ToString();
+    }
+
+    /// <summary>A change the plan does not contain: why not, what it would save alone, and the plan's changes instead.</summary>
+    public static string NotInPlan(NotInPlanResult r)
+    {
+        var text = new StringBuilder();
+        var asked = PlanChanges.Describe(r.Asked);
+        text.Append(Inv, $"The plan for this data has no {asked}")
+            .Append(r.Asked.StartsWith('#') ? string.Create(Inv, $": it has {r.Plan.Count} change{(r.Plan.Count == 1 ? "" : "s")}.\n") : ".\n");
+        if (r.Findings.Count > 0)
+        {
+            text.Append('\n');
+            foreach (var finding in r.Findings)
+            {
+                text.Append("- ").Append(finding).Append('\n');
+            }
+        }
+
+        if (r.Alone.Count > 0)
+        {
+            text.Append(Inv, $"\nOn its own it would save **{Usd(r.AloneMonthlySavingsUsd)}/month** ({string.Join("; ", r.Alone.Select(c => $"{c.Title}: {Usd(c.MonthlySavingsUsd)}"))}), ")
+                .Append("but after the plan's earlier changes it saves less than a cent a month, so the plan leaves it out.\n");
+        }
+        else if (r.Findings.Count > 0)
+        {
+            text.Append("\nThe plan lists a change when it saves at least a cent a month.\n");
+        }
+
+        if (r.Plan.Count == 0)
+        {
+            text.Append("\nThe plan has no changes for this data.\n");
+            return text.ToString();
+        }
+
+        text.Append("\nThe plan's changes:\n");
+        foreach (var p in r.Plan)
+        {
+            text.Append(Inv, $"{p.Order}. {p.Title}: {Usd(p.MonthlySavingsUsd)}/month\n");
+        }
+
+        text.Append(r.Plan.Count == 1
+            ? string.Create(Inv, $"\nIt saves {Usd(r.FullPlanMonthlySavingsUsd)}/month.\n")
+            : string.Create(Inv, $"\nTogether they save {Usd(r.FullPlanMonthlySavingsUsd)}/month. Ask \"What if we only did recommendation 1?\" to see one of them alone.\n"));
         return text.ToString();
     }
 

@@ -572,6 +572,7 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
             var tool = _rt._tools[question.Tool!];
             var message = question.Kind switch
             {
+                _ when question.AbsentChange is not null => "Looking for that change in the analysis: the last plan does not contain it.",
                 FollowUpKind.WhatIf => "Applying only the chosen changes, in plan order, on the same data.",
                 FollowUpKind.ExplainRecommendation => "Collecting the evidence behind the recommendation.",
                 FollowUpKind.CostTrend => "Building the cost series.",

@@ -95,6 +95,11 @@ internal sealed class WhatIfTool : IAgentTool
     public ValueTask<object> ExecuteAsync(RunContext context, JsonElement arguments, CancellationToken ct)
     {
         var ids = ToolSchemas.Strings(arguments, "recommendation_ids") is { Count: > 0 } given ? given : context.FollowUp?.RecommendationIds ?? [];
+        if (ids.Count == 0 && context.FollowUp?.AbsentChange is { } absent)
+        {
+            return ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.WhatIf, FollowUps.NotInPlan(FollowUpTools.Analyzer(context), absent, ct)));
+        }
+
         if (ids.Count == 0)
         {
             throw new ArgumentException("Name the recommendations to apply (recommendation_ids).");
@@ -123,8 +128,13 @@ internal sealed class ExplainRecommendationTool : IAgentTool
 
     public ValueTask<object> ExecuteAsync(RunContext context, JsonElement arguments, CancellationToken ct)
     {
-        var id = ToolSchemas.String(arguments, "recommendation_id") ?? (context.FollowUp is { RecommendationIds: [var first, ..] } ? first : null)
-            ?? throw new ArgumentException("Name the recommendation to explain (recommendation_id).");
+        var id = ToolSchemas.String(arguments, "recommendation_id") ?? (context.FollowUp is { RecommendationIds: [var first, ..] } ? first : null);
+        if (id is null && context.FollowUp?.AbsentChange is { } absent)
+        {
+            return ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.ExplainRecommendation, FollowUps.NotInPlan(FollowUpTools.Analyzer(context), absent, ct)));
+        }
+
+        id = id ?? throw new ArgumentException("Name the recommendation to explain (recommendation_id).");
         var result = FollowUps.Explain(FollowUpTools.Analyzer(context), context.Catalog, id, ct);
         return ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.ExplainRecommendation, result));
     }
