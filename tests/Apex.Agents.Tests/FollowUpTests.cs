@@ -138,6 +138,22 @@ public sealed class FollowUpParserTests
         Assert.Equal([id], f.RecommendationIds);
     }
 
+    [Theory(Timeout = 10_000)]
+    [InlineData("What if we switched everything to small-2?", null)]
+    [InlineData("What would it cost if all our traffic went to think-3?", null)]
+    [InlineData("What if faq-bot used small-2?", "faq-bot")]
+    public async Task A_what_if_on_a_model_the_plan_does_not_move_that_traffic_to_compares_it(string text, string? feature)
+    {
+        await Task.Yield();
+        var f = Parse(text);
+        Assert.Equal(FollowUpKind.CompareModels, f.Kind);
+        Assert.Equal(feature, f.Feature);
+        Assert.Single(f.Models);
+
+        // The plan's own switch stays a what-if.
+        Assert.Equal(FollowUpKind.WhatIf, Parse("What if we only did the switch to think-3?").Kind);
+    }
+
     [Fact(Timeout = 10_000)]
     public async Task A_why_question_about_a_model_no_recommendation_uses_compares_it()
     {
@@ -324,7 +340,22 @@ public sealed class FollowUpToolTests
 
         // Failed calls are in this plan; their finding states the analysis' own figure (one failed call, $0.025 a period).
         var failed = FollowUps.NotInPlan(a, PlanChanges.FailedCalls, CancellationToken.None);
-        Assert.Equal($"Failed calls: 1 calls ended with an error and cost ${Cents(0.025 * Month):N2}/month.", Assert.Single(failed.Findings));
+        Assert.Equal($"Failed calls: 1 call ended with an error and cost ${Cents(0.025 * Month):N2}/month.", Assert.Single(failed.Findings));
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Explaining_the_failed_calls_change_gives_its_evidence_and_steps()
+    {
+        await Task.Yield();
+        var a = HandData.Analyzer();
+        var r = FollowUps.Explain(a, HandData.Catalog(), "fix-failed-calls", CancellationToken.None);
+        var evidence = Assert.IsType<FailedCallsEvidence>(r.Evidence);
+        Assert.Equal(1, evidence.FailedCalls);
+        var answer = FollowUpWriter.Write(FollowUpKind.ExplainRecommendation, r);
+        // One failed support-chat call: 1,000 in + 500 out at big-4 = $0.025.
+        Assert.Contains("1 call ended with status=error and was still billed.", answer, StringComparison.Ordinal);
+        Assert.Contains($"Evidence: 1 failed call cost $0.03 in the data's period (${Cents(0.025 * Month):N2}/month):\n- support-chat: 1 failed call, $0.03\n", answer, StringComparison.Ordinal);
+        Assert.Contains("How to do it:\n1. Group the failed calls by error type", answer, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 10_000)]
@@ -490,6 +521,13 @@ public sealed class ThreadFollowUpTests
         Assert.DoesNotContain("summarize_usage", TestSupport.ToolsCalled(whatIf));
         var monthly = Math.Round((decimal)((0.046 + 0.03) * 15), 2);
         Assert.Contains($"${monthly:N2}/month", TestSupport.Answer(whatIf), StringComparison.Ordinal);
+
+        var thanks = await TestSupport.CollectAsync(runtime, Request("Thanks!", id, report));
+        TestSupport.AssertWellFormedRun(thanks);
+        Assert.StartsWith($"You're welcome. You can ask more about the plan, for example:\n- {followUps[0]}\n", TestSupport.Answer(thanks), StringComparison.Ordinal);
+
+        var everything = await TestSupport.CollectAsync(runtime, Request("What if we switched everything to small-2?", id, report));
+        Assert.Equal("compare_models", everything[^1].Payload.GetProperty("result").GetProperty("kind").GetString());
 
         var trend = await TestSupport.CollectAsync(runtime, Request("Show me the daily cost trend for faq-bot", id, report));
         var trendResult = trend[^1].Payload.GetProperty("result");

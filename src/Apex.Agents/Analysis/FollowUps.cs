@@ -47,6 +47,12 @@ public sealed record NotInPlanResult
     public required decimal FullPlanMonthlySavingsUsd { get; init; }
 }
 
+/// <summary>The measurement behind "stop paying for failed calls".</summary>
+public sealed record FailedCallsEvidence(int FailedCalls, double FailedCostUsd, double FailedMonthlyUsd, IReadOnlyList<FeatureAmount> FailedByFeature);
+
+/// <summary>The measurement behind a max_tokens cap.</summary>
+public sealed record OutputTailsEvidence(IReadOnlyList<TailGroup> OutputTails, double TailSavingsUsd, double TailMonthlySavingsUsd);
+
 public sealed record PriceFacts(string Model, decimal InputPerMillion, decimal OutputPerMillion, decimal CachedInputPerMillion, int QualityTier, bool Reasoning, string? Successor);
 
 public sealed record SwitchEvidence
@@ -247,7 +253,7 @@ public static class FollowUps
             findings.Add(waste.FailedCalls == 0
                 ? "Failed calls: no call in the data ended with an error."
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"Failed calls: {waste.FailedCalls:N0} calls ended with an error and cost {Usd(waste.FailedMonthlyUsd)}/month."));
+                    $"Failed calls: {waste.FailedCalls:N0} call{(waste.FailedCalls == 1 ? "" : "s")} ended with an error and cost {Usd(waste.FailedMonthlyUsd)}/month."));
         }
 
         return findings;
@@ -278,10 +284,10 @@ public static class FollowUps
                 assumptions.Add($"A call repeats when the same model saw the same prompt hash at most {a.Repeats!.TtlHours:0.##} h earlier.");
                 break;
             case "fix-failed-calls":
-                evidence = new { a.Waste!.FailedCalls, a.Waste.FailedCostUsd, a.Waste.FailedMonthlyUsd, a.Waste.FailedByFeature };
+                evidence = new FailedCallsEvidence(a.Waste!.FailedCalls, a.Waste.FailedCostUsd, a.Waste.FailedMonthlyUsd, a.Waste.FailedByFeature);
                 break;
             case "cap-output-tokens":
-                evidence = new { a.Waste!.OutputTails, a.Waste.TailSavingsUsd, a.Waste.TailMonthlySavingsUsd };
+                evidence = new OutputTailsEvidence(a.Waste!.OutputTails, a.Waste.TailSavingsUsd, a.Waste.TailMonthlySavingsUsd);
                 assumptions.Add("A max_tokens cap at the group's p95 output trims only the answers above it.");
                 break;
             case "enable-prompt-caching":

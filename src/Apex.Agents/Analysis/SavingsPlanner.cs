@@ -103,7 +103,7 @@ public static class SavingsPlanner
                 Title = top is null ? "Stop paying for failed calls" : $"Stop paying for failed calls of {top.Feature}",
                 SavingsUsd = saved,
                 Effort = "medium", Risk = "low", Confidence = "medium", Week = 1,
-                Rationale = $"{waste.FailedCalls} calls ended with status=error and were still billed.",
+                Rationale = waste.FailedCalls == 1 ? "1 call ended with status=error and was still billed." : $"{waste.FailedCalls} calls ended with status=error and were still billed.",
                 Steps =
                 [
                     "Group the failed calls by error type (timeouts, context length, invalid requests, rate limits).",

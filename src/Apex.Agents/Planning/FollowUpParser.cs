@@ -119,6 +119,14 @@ public static partial class FollowUpParser
         }
 
         var (recs, numbered) = References(lower, v.Recommendations, features, catalogModels);
+
+        // "What if we switched everything to claude-haiku-4-5?", "what if faq-bot used gpt-4.1-mini?": a model the
+        // plan does not move that traffic to (or all traffic) is priced on the same calls.
+        if (v.HasReport && catalogModels.Count > 0 && WhatIf().IsMatch(lower) && !Exclude().IsMatch(lower)
+            && (Everything().IsMatch(lower) || !recs.Any(id => PlanChanges.Covers(PlanChanges.ModelSwitch, id))))
+        {
+            return new FollowUp { Kind = FollowUpKind.CompareModels, Models = catalogModels, Feature = Everything().IsMatch(lower) ? null : features.FirstOrDefault() };
+        }
         if (recs.Count > 0 && (WhatIf().IsMatch(lower) || (numbered && OnlyWord().IsMatch(lower))))
         {
             return new FollowUp { Kind = FollowUpKind.WhatIf, RecommendationIds = recs };
@@ -441,6 +449,9 @@ public static partial class FollowUpParser
 
     [GeneratedRegex(@"latency|\bp95\b|\bp99\b|\bp50\b|\bslow|response time|faster")]
     private static partial Regex Latency();
+
+    [GeneratedRegex(@"\beverything\b|\ball (?:of )?(?:our |the )?(?:traffic|calls|requests|features|usage|models)\b|\ball of it\b|\bevery (?:feature|call|request)\b|\bacross the board\b")]
+    private static partial Regex Everything();
 
     [GeneratedRegex(@"(?:\brecommendations?|\brecs?|\bchanges?|\bitems?|\bnumbers?|\bno\.|#|\bonly|\bjust)\s*#?(?<list>\d{1,2}(?:\s*(?:,|and|&|\+|or)\s*#?\d{1,2})*)(?!\s*(?:%|-|\d|days?|weeks?|hours?|months?|calls|requests|ms|s\b|k\b|m\b))")]
     private static partial Regex Numbers();

@@ -45,6 +45,9 @@ public sealed record RequestFacts
 /// <summary>Deterministic extraction of the facts of a message: numbers, models, goals.</summary>
 public static partial class RequestParser
 {
+    /// <summary>Whether a greeting is a thank-you, which gets a short reply instead of the introduction.</summary>
+    public static bool IsThanks(string text) => Thanks().IsMatch(text.ToLowerInvariant());
+
     public static RequestFacts Parse(string text, PriceCatalog catalog, bool hasDataset)
     {
         var trimmed = text.Trim();
@@ -227,6 +230,9 @@ public static partial class RequestParser
 
     [GeneratedRegex(@"^(hi|hello|hey|hallo|hiya|howdy|yo|greetings|good (morning|afternoon|evening|day)|thanks|thank you|thx|cheers)( there| apex| team)?[\s!.,:)]*$")]
     private static partial Regex Greeting();
+
+    [GeneratedRegex(@"\b(thanks|thank you|thx|cheers)\b")]
+    private static partial Regex Thanks();
 
     [GeneratedRegex(@"^(what can you do|what do you do|who are you|what are you|help|how can you help( me)?|what is apex)[\s?!.]*$")]
     private static partial Regex Capabilities();

@@ -9,13 +9,19 @@ namespace Apex.Agents.Reports;
 public static class AnswerWriter
 {
     public const string Capabilities =
-        "I'm Apex, an assistant for AI spend and latency. I can analyse your LLM usage (upload a CSV or JSON Lines export with " +
-        "timestamp, model, input_tokens, output_tokens and optionally feature, latency_ms, cost_usd, prompt_hash, status), show where the " +
+        "I'm Apex, an assistant for AI spend and latency. I can analyse your LLM usage (upload an export from OpenAI, Anthropic, LiteLLM, " +
+        "Langfuse, Helicone, OpenRouter, Portkey, Bedrock or OpenTelemetry GenAI spans, or your own CSV or JSON Lines with timestamp, " +
+        "model, input_tokens, output_tokens and optionally feature, latency_ms, cost_usd, prompt_hash, status), show where the " +
         "money and latency go by model and feature, find repeated prompts, failed calls and long outputs, suggest cheaper models, caching " +
         "and batching, and give you a week-by-week plan with the monthly saving of each change. You can also just describe your usage, " +
         "e.g. \"We spend $5,000/month on GPT-4 for customer support, 2M requests.\"";
 
     public static string Greeting() => "Hello! " + Capabilities;
+
+    /// <summary>"Thanks" closes a turn: a short reply, with the thread's follow-ups when it has a report.</summary>
+    public static string Thanks(IReadOnlyList<string> followUps) => followUps.Count == 0
+        ? "You're welcome. Upload a usage export or describe your usage whenever you want an analysis."
+        : "You're welcome. You can ask more about the plan, for example:\n" + string.Concat(followUps.Select(q => $"- {q}\n"));
 
     public static string OffTopic() =>
         "Sorry, that is outside what I can help with: I focus on AI usage, cost, latency and quality. " + Capabilities;

@@ -128,6 +128,31 @@ public static class FollowUpWriter
         {
             text.Append(Inv, $"Evidence: {batch.EligibleCalls:N0} calls ({Usd(Money.Cents(batch.EligibleCostUsd))} in the data's period) need no immediate answer: {string.Join("; ", batch.ByFeature.Take(3).Select(f => $"{f.Feature} ({f.Reason})"))}.\n");
         }
+        else if (r.Evidence is FailedCallsEvidence failed)
+        {
+            text.Append(Inv, $"Evidence: {failed.FailedCalls:N0} failed call{(failed.FailedCalls == 1 ? "" : "s")} cost {Usd(Money.Cents(failed.FailedCostUsd))} in the data's period ({Usd(Money.Cents(failed.FailedMonthlyUsd))}/month):\n");
+            foreach (var f in failed.FailedByFeature.Take(5))
+            {
+                text.Append(Inv, $"- {f.Feature}: {f.Calls:N0} failed call{(f.Calls == 1 ? "" : "s")}, {Usd(Money.Cents(f.CostUsd))}\n");
+            }
+        }
+        else if (r.Evidence is OutputTailsEvidence tails)
+        {
+            text.Append("Evidence: answers far longer than their group's median:\n");
+            foreach (var t in tails.OutputTails.Take(5))
+            {
+                text.Append(Inv, $"- {t.Feature} on {t.Model}: median {t.MedianOutputTokens:N0} output tokens, p95 {t.P95OutputTokens:N0}; a cap at {t.Cap:N0} trims {t.TrimmedTokens:N0} tokens ({Usd(Money.Cents(t.SavingsUsd))} in the data's period).\n");
+            }
+        }
+
+        if (r.Steps.Count > 0)
+        {
+            text.Append("\nHow to do it:\n");
+            for (var i = 0; i < r.Steps.Count; i++)
+            {
+                text.Append(Inv, $"{i + 1}. {r.Steps[i]}\n");
+            }
+        }
 
         if (r.Notes.Count > 0)
         {

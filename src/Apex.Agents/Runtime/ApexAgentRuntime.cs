@@ -224,6 +224,7 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                 {
                     var answer = facts.Intent switch
                     {
+                        RequestIntent.Greeting when RequestParser.IsThanks(Context.Request.UserText) => AnswerWriter.Thanks(ReadReport(Context.Request.LastReport)?.FollowUps ?? []),
                         RequestIntent.Greeting => AnswerWriter.Greeting(),
                         RequestIntent.Capabilities => AnswerWriter.Capabilities,
                         _ => AnswerWriter.OffTopic(),
