@@ -154,6 +154,32 @@ public sealed class FollowUpParserTests
         Assert.Equal(FollowUpKind.WhatIf, Parse("What if we only did the switch to think-3?").Kind);
     }
 
+    [Theory(Timeout = 10_000)]
+    [InlineData("Which model costs us the most?", null, null, "model", null, null)]
+    [InlineData("Which features cost the most?", null, null, "feature", null, null)]
+    [InlineData("How much do we spend on faq-bot?", "faq-bot", null, null, null, null)]
+    [InlineData("What's our most expensive feature?", "support-chat", null, null, null, null)]
+    [InlineData("How much did big-4 cost us?", null, "big-4", null, null, null)]
+    [InlineData("How much did we spend last week?", null, null, null, "2026-11-08", "2026-11-14")]
+    [InlineData("Where does the money go?", null, null, null, null, null)]
+    public async Task Spend_questions_get_a_breakdown_not_a_new_report(string text, string? feature, string? model, string? ranking, string? from, string? to)
+    {
+        await Task.Yield();
+        var f = Parse(text);
+        Assert.Equal(FollowUpKind.CostBreakdown, f.Kind);
+        Assert.Equal("cost_breakdown", f.Tool);
+        Assert.Equal((feature, model, ranking, from, to), (f.Feature, f.Model, f.Ranking, f.From, f.To));
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task The_cost_of_a_model_the_data_does_not_use_is_a_comparison()
+    {
+        await Task.Yield();
+        var f = Parse("What would small-2 cost us?");
+        Assert.Equal(FollowUpKind.CompareModels, f.Kind);
+        Assert.Equal(["small-2"], f.Models);
+    }
+
     [Fact(Timeout = 10_000)]
     public async Task A_why_question_about_a_model_no_recommendation_uses_compares_it()
     {
@@ -344,6 +370,37 @@ public sealed class FollowUpToolTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task Breakdown_ranks_and_scopes_the_spend()
+    {
+        await Task.Yield();
+        var a = HandData.Analyzer();
+        var options = new AnalysisOptions();
+        // Per period: support-chat 8 x $0.025 = $0.20, report-gen 2 x $0.07 = $0.14, faq-bot 4 x $0.023 = $0.092; $0.432 in all.
+        var ranked = CostBreakdown.Compute(a, HandData.Catalog(), options, null, null, null, null, "feature", CancellationToken.None);
+        Assert.Equal(["support-chat", "report-gen", "faq-bot"], ranked.ByFeature.Select(f => f.Name));
+        Assert.Equal([Cents(0.2 * Month), Cents(0.14 * Month), Cents(0.092 * Month)], ranked.ByFeature.Select(f => f.MonthlyCostUsd));
+        Assert.StartsWith($"**support-chat** costs the most: ${Cents(0.2 * Month):N2}/month, 46% of your ${Cents(0.432 * Month):N2}/month (14 calls over 2 days).",
+            FollowUpWriter.Write(FollowUpKind.CostBreakdown, ranked), StringComparison.Ordinal);
+
+        var faq = CostBreakdown.Compute(a, HandData.Catalog(), options, "faq-bot", null, null, null, null, CancellationToken.None);
+        Assert.Equal((4L, 0.09m, 0.213), (faq.Calls, faq.CostUsd, Math.Round(faq.Share, 3)));
+        Assert.StartsWith($"The feature **faq-bot** costs about **${Cents(0.092 * Month):N2}/month**, 21% of the ${Cents(0.432 * Month):N2}/month of all traffic ($0.09 in the data: 4 calls over 2 days).",
+            FollowUpWriter.Breakdown(faq), StringComparison.Ordinal);
+
+        // A feature whose calls span fewer days than the data is scaled over the data's days, as in the report.
+        var oneDay = HandData.Analyzer(HandData.Csv.Replace("2026-11-02T02:00:00Z,big-4,4000,1000,9000,report-gen", "2026-11-01T03:00:00Z,big-4,4000,1000,9000,report-gen", StringComparison.Ordinal));
+        var report = CostBreakdown.Compute(oneDay, HandData.Catalog(), options, "report-gen", null, null, null, null, CancellationToken.None);
+        Assert.Equal((2, Cents(0.14 * Month)), (report.PeriodDays, report.MonthlyCostUsd));
+
+        // A range counts only its days; the share is of all traffic in that range.
+        var day2 = CostBreakdown.Compute(a, HandData.Catalog(), options, "report-gen", null, "2026-11-02", "2026-11-02", null, CancellationToken.None);
+        Assert.Equal((1L, 0.07m, 1), (day2.Calls, day2.CostUsd, day2.PeriodDays));
+        Assert.Equal(Math.Round(0.07 / 0.216, 4), day2.Share);
+
+        Assert.Throws<ArgumentException>(() => CostBreakdown.Compute(a, HandData.Catalog(), options, "no-such-feature", null, null, null, null, CancellationToken.None));
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task Explaining_the_failed_calls_change_gives_its_evidence_and_steps()
     {
         await Task.Yield();
@@ -525,6 +582,12 @@ public sealed class ThreadFollowUpTests
         var thanks = await TestSupport.CollectAsync(runtime, Request("Thanks!", id, report));
         TestSupport.AssertWellFormedRun(thanks);
         Assert.StartsWith($"You're welcome. You can ask more about the plan, for example:\n- {followUps[0]}\n", TestSupport.Answer(thanks), StringComparison.Ordinal);
+
+        var costliest = await TestSupport.CollectAsync(runtime, Request("Which model costs us the most?", id, report));
+        TestSupport.AssertWellFormedRun(costliest);
+        Assert.Equal("cost_breakdown", costliest[^1].Payload.GetProperty("result").GetProperty("kind").GetString());
+        Assert.DoesNotContain("summarize_usage", TestSupport.ToolsCalled(costliest));
+        Assert.StartsWith("**big-4** costs the most", TestSupport.Answer(costliest), StringComparison.Ordinal);
 
         var everything = await TestSupport.CollectAsync(runtime, Request("What if we switched everything to small-2?", id, report));
         Assert.Equal("compare_models", everything[^1].Payload.GetProperty("result").GetProperty("kind").GetString());

@@ -15,6 +15,9 @@ public enum FollowUpKind
     CompareModels,
     Latency,
 
+    /// <summary>"Which model costs the most?", "how much do we spend on faq-bot?": the spend by model and feature.</summary>
+    CostBreakdown,
+
     /// <summary>The analysis re-run on some rows: a full report with <c>filters</c>.</summary>
     Filter,
 }
@@ -33,6 +36,9 @@ public sealed record FollowUp
     public string? To { get; init; }
     public string Granularity { get; init; } = "day";
     public RowFilter? Filter { get; init; }
+
+    /// <summary>For a breakdown: "model" or "feature" when the question asks which one costs the most.</summary>
+    public string? Ranking { get; init; }
 
     /// <summary>A name the question asked about ("the trend for chatbot") that no feature or model of the data has.</summary>
     public string? UnmatchedName { get; init; }
@@ -55,6 +61,7 @@ public sealed record FollowUp
         FollowUpKind.CostTrend => "cost_trend",
         FollowUpKind.CompareModels => "compare_models",
         FollowUpKind.Latency => "latency",
+        FollowUpKind.CostBreakdown => "cost_breakdown",
         _ => null,
     };
 }
@@ -90,8 +97,10 @@ public static partial class FollowUpParser
         var dataModels = FindNames(lower, v.Models);
 
         // "the most expensive feature", "our top model": the costliest of the data, named.
+        var costliestAsked = false;
         if (Costliest().Match(lower) is { Success: true } costliest && features.Count == 0 && dataModels.Count == 0)
         {
+            costliestAsked = true;
             var names = costliest.Groups["kind"].Value == "feature" ? v.Features : v.Models;
             if (names.FirstOrDefault(n => n != "(none)") is { } top)
             {
@@ -154,6 +163,29 @@ public static partial class FollowUpParser
         }
 
         var exclude = Exclude().IsMatch(lower);
+        var breakdown = Breakdown().IsMatch(lower);
+        if (v.HasReport && !exclude && !OnlyWord().IsMatch(lower) && !Latency().IsMatch(lower) && (breakdown || (costliestAsked && !Explain().IsMatch(lower))))
+        {
+            if (dataModels.Count == 0 && features.Count == 0 && catalogModels.Count > 0)
+            {
+                // "What would claude-haiku-4-5 cost?" about a model the data does not use: these calls priced at it.
+                return new FollowUp { Kind = FollowUpKind.CompareModels, Models = catalogModels };
+            }
+
+            var ranking = Ranking().Match(lower) is { Success: true } r ? r.Groups["kind"].Value : null;
+            if (costliestAsked)
+            {
+                // "our most expensive feature" names it; the answer is about that feature, ranked among the others.
+                ranking = null;
+            }
+
+            return new FollowUp
+            {
+                Kind = FollowUpKind.CostBreakdown, Feature = features.FirstOrDefault(), Model = features.Count == 0 ? dataModels.FirstOrDefault() : null,
+                From = from, To = to, Ranking = ranking,
+            };
+        }
+
         if ((exclude || OnlyWord().IsMatch(lower)) && (features.Count > 0 || models.Count > 0))
         {
             var filter = exclude
@@ -452,6 +484,12 @@ public static partial class FollowUpParser
 
     [GeneratedRegex(@"\beverything\b|\ball (?:of )?(?:our |the )?(?:traffic|calls|requests|features|usage|models)\b|\ball of it\b|\bevery (?:feature|call|request)\b|\bacross the board\b")]
     private static partial Regex Everything();
+
+    [GeneratedRegex(@"how much (?:do|did|does|are|were|have) (?:we |you |it |they |(?:our |the )?\S+ )?(?:spend|spent|cost|pay|paid|spending)|what (?:do|did|does) (?:we |it |\S+ )?(?:spend|cost|pay)\b|where (?:does|did|do) (?:the |our )?(?:money|spend|spending|budget|cost)|which (?:model|feature)s? (?:costs?|spends?|is|are|eats?|uses?) (?:us )?(?:the )?(?:most|more|least)|(?:cost|spend|spending) (?:break ?down|split)|break ?down (?:of )?(?:the |our )?(?:cost|spend)|(?:cost|spend|spending) (?:by|per) (?:model|feature)|what (?:is|are|'s) (?:our |the )?(?:total )?(?:spend|cost|bill)\b|\btotal (?:spend|cost)\b")]
+    private static partial Regex Breakdown();
+
+    [GeneratedRegex(@"\b(?<kind>model|feature)s?\b")]
+    private static partial Regex Ranking();
 
     [GeneratedRegex(@"(?:\brecommendations?|\brecs?|\bchanges?|\bitems?|\bnumbers?|\bno\.|#|\bonly|\bjust)\s*#?(?<list>\d{1,2}(?:\s*(?:,|and|&|\+|or)\s*#?\d{1,2})*)(?!\s*(?:%|-|\d|days?|weeks?|hours?|months?|calls|requests|ms|s\b|k\b|m\b))")]
     private static partial Regex Numbers();

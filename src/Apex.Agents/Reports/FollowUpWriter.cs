@@ -23,6 +23,7 @@ public static class FollowUpWriter
         (FollowUpKind.CostTrend, TrendResult r) => Trend(r),
         (FollowUpKind.CompareModels, CompareResult r) => Compare(r),
         (FollowUpKind.Latency, LatencyResult r) => Latency(r),
+        (FollowUpKind.CostBreakdown, BreakdownResult r) => Breakdown(r),
         _ => throw new ArgumentException($"No answer template for {kind}."),
     };
 
@@ -164,6 +165,64 @@ public static class FollowUpWriter
         }
 
         AppendAssumptions(text, r.Assumptions);
+        return text.ToString();
+    }
+
+    /// <summary>Where the money goes: the costliest model or feature first when that was asked, then the split.</summary>
+    public static string Breakdown(BreakdownResult r)
+    {
+        var text = new StringBuilder();
+        var range = r.From is null && r.To is null ? string.Empty : $" from {r.From ?? "the start"} to {r.To ?? "the end"}";
+        var days = string.Create(Inv, $"{r.Calls:N0} call{(r.Calls == 1 ? "" : "s")} over {r.PeriodDays} day{(r.PeriodDays == 1 ? "" : "s")}{range}");
+        var ranked = r.Ranking == "feature" ? r.ByFeature.Where(f => f.Name != "(none)").ToList() : r.Ranking == "model" ? [.. r.ByModel] : [];
+        if (ranked.Count > 0)
+        {
+            var top = ranked[0];
+            text.Append(Inv, $"**{top.Name}** costs the most: {Usd(top.MonthlyCostUsd)}/month, {SavingsPlanner.Percent(top.Share)} of your {Usd(r.MonthlyCostUsd)}/month ({days}).\n\n");
+        }
+        else if (r.Scope == "all")
+        {
+            text.Append(Inv, $"You spend about **{Usd(r.MonthlyCostUsd)}/month** ({Usd(r.CostUsd)} in the data: {days}).\n\n");
+        }
+        else
+        {
+            text.Append(Inv, $"The {r.Scope} **{r.Name}** costs about **{Usd(r.MonthlyCostUsd)}/month**, {SavingsPlanner.Percent(r.Share)} of the {Usd(r.AllMonthlyCostUsd)}/month of all traffic ({Usd(r.CostUsd)} in the data: {days}).\n\n");
+        }
+
+        void List(string title, IReadOnlyList<BreakdownRow> rows)
+        {
+            if (rows.Count <= 1 && r.Scope != "all")
+            {
+                return;
+            }
+
+            text.Append(title).Append(":\n");
+            foreach (var row in rows.Take(8))
+            {
+                text.Append(Inv, $"- {row.Name}: {Usd(row.MonthlyCostUsd)}/month ({SavingsPlanner.Percent(row.Share)}), {row.Calls:N0} call{(row.Calls == 1 ? "" : "s")}")
+                    .Append(row.P95LatencyMs is { } p95 ? string.Create(Inv, $", p95 latency {p95:N0} ms") : string.Empty).Append('\n');
+            }
+
+            if (rows.Count > 8)
+            {
+                text.Append(Inv, $"- and {rows.Count - 8} more\n");
+            }
+
+            text.Append('\n');
+        }
+
+        if (r.Ranking == "feature")
+        {
+            List("By feature", r.ByFeature);
+            List("By model", r.ByModel);
+        }
+        else
+        {
+            List("By model", r.ByModel);
+            List("By feature", r.ByFeature);
+        }
+
+        text.Append(Inv, $"Monthly figures scale the {r.PeriodDays} day{(r.PeriodDays == 1 ? "" : "s")} of data to 30 days, as the report does.\n");
         return text.ToString();
     }
 
@@ -313,6 +372,7 @@ public static class FollowUpWriter
         FollowUpKind.CostTrend => "cost trend",
         FollowUpKind.CompareModels => "model comparison",
         FollowUpKind.Latency => "latency breakdown",
+        FollowUpKind.CostBreakdown => "cost breakdown",
         _ => "filtered analysis",
     };
 }

@@ -578,6 +578,7 @@ internal sealed partial class ApexAgentRuntime : IAgentRuntime
                 FollowUpKind.ExplainRecommendation => "Collecting the evidence behind the recommendation.",
                 FollowUpKind.CostTrend => "Building the cost series.",
                 FollowUpKind.CompareModels => "Pricing the same calls at each model.",
+                FollowUpKind.CostBreakdown => "Splitting the spend by model and by feature.",
                 _ => "Measuring latency from successful calls, failed calls apart.",
             };
             await SubAgentAsync(tool.Agent, message, async () =>

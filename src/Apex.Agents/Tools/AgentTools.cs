@@ -209,7 +209,7 @@ public sealed class ToolSet
         [
             new ParseRequestTool(), new SummarizeUsageTool(), new FindRepeatedPromptsTool(), new FindWasteTool(),
             new RecommendModelsTool(), new EstimateBatchingTool(), new EstimatePromptCachingTool(),
-            new FilterUsageTool(), new WhatIfTool(), new ExplainRecommendationTool(), new CostTrendTool(), new CompareModelsTool(), new LatencyTool(),
+            new FilterUsageTool(), new WhatIfTool(), new ExplainRecommendationTool(), new CostTrendTool(), new CompareModelsTool(), new LatencyTool(), new CostBreakdownTool(),
         ];
     }
 

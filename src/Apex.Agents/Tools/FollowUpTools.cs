@@ -11,7 +11,7 @@ namespace Apex.Agents.Tools;
 /// <summary>The follow-up tools' names, offered together to a model for a follow-up question.</summary>
 public static class FollowUpTools
 {
-    public static readonly string[] Names = ["what_if", "explain_recommendation", "cost_trend", "compare_models", "latency"];
+    public static readonly string[] Names = ["what_if", "explain_recommendation", "cost_trend", "compare_models", "latency", "cost_breakdown"];
 
     internal static UsageAnalyzer Analyzer(RunContext context) =>
         context.Analyzer ?? throw new InvalidOperationException("No dataset is attached: this follow-up needs usage rows. Upload a usage export first.");
@@ -218,4 +218,29 @@ internal sealed class LatencyTool : IAgentTool
 
     public ValueTask<object> ExecuteAsync(RunContext context, JsonElement arguments, CancellationToken ct) =>
         ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.Latency, FollowUps.Latency(FollowUpTools.Analyzer(context), ct)));
+}
+
+internal sealed class CostBreakdownTool : IAgentTool
+{
+    private static readonly JsonElement Schema = ToolSchemas.Parse("""
+        {"type":"object","properties":{
+          "feature":{"type":"string","description":"Only this feature's calls (default all)."},"model":{"type":"string","description":"Only this model's calls (default all)."},
+          "from":{"type":"string","description":"First day, yyyy-MM-dd."},"to":{"type":"string","description":"Last day, yyyy-MM-dd."}},
+         "additionalProperties":false}
+        """);
+
+    public string Name => "cost_breakdown";
+    public string Description => "The spend of all traffic, one feature or one model within a date range: calls, cost in the period and per month, its share of all traffic, and the split by model and by feature.";
+    public string Agent => "cost_analyst";
+    public JsonElement ParametersSchema => Schema;
+
+    public ValueTask<object> ExecuteAsync(RunContext context, JsonElement arguments, CancellationToken ct)
+    {
+        var parsed = context.FollowUp;
+        var hasArgs = arguments.ValueKind == JsonValueKind.Object && (arguments.TryGetProperty("feature", out _) || arguments.TryGetProperty("model", out _));
+        var result = CostBreakdown.Compute(FollowUpTools.Analyzer(context), context.Catalog, context.Options,
+            hasArgs ? ToolSchemas.String(arguments, "feature") : parsed?.Feature, hasArgs ? ToolSchemas.String(arguments, "model") : parsed?.Model,
+            FollowUpTools.Date(arguments, "from") ?? parsed?.From, FollowUpTools.Date(arguments, "to") ?? parsed?.To, hasArgs ? null : parsed?.Ranking, ct);
+        return ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.CostBreakdown, result));
+    }
 }

@@ -167,7 +167,7 @@ export interface DailyCost {
   by_feature?: Record<string, number>;
 }
 
-export type FollowUpKind = 'what_if' | 'explain_recommendation' | 'cost_trend' | 'compare_models' | 'latency';
+export type FollowUpKind = 'what_if' | 'explain_recommendation' | 'cost_trend' | 'compare_models' | 'latency' | 'cost_breakdown';
 
 /** The result of a follow-up that is not a full analysis (final `agent_completed` without a report). */
 export interface FollowUpResult {
