@@ -171,6 +171,26 @@ public sealed class FollowUpParserTests
         Assert.Equal((feature, model, ranking, from, to), (f.Feature, f.Model, f.Ranking, f.From, f.To));
     }
 
+    [Theory(Timeout = 10_000)]
+    [InlineData("How much do we spend on chatbot?", "chatbot")]
+    [InlineData("How much does billing-assistant cost?", "billing-assistant")]
+    [InlineData("How much did we spend last week?", null)]
+    [InlineData("Where does the money go?", null)]
+    [InlineData("How much do we spend on faq-bot?", null)]
+    public async Task A_spend_question_about_a_name_the_data_lacks_says_so(string text, string? unmatched)
+    {
+        await Task.Yield();
+        var f = Parse(text);
+        Assert.Equal(FollowUpKind.CostBreakdown, f.Kind);
+        Assert.Equal(unmatched, f.UnmatchedName);
+        if (unmatched is not null)
+        {
+            var all = CostBreakdown.Compute(HandData.Analyzer(), HandData.Catalog(), new AnalysisOptions(), null, null, null, null, null, CancellationToken.None);
+            var answer = FollowUpWriter.Breakdown(all with { UnmatchedName = f.UnmatchedName, KnownFeatures = f.KnownFeatures });
+            Assert.StartsWith($"No feature or model in this data is called \"{unmatched}\", so this is all traffic (its features: support-chat, faq-bot, report-gen).", answer, StringComparison.Ordinal);
+        }
+    }
+
     [Fact(Timeout = 10_000)]
     public async Task The_cost_of_a_model_the_data_does_not_use_is_a_comparison()
     {
@@ -398,6 +418,17 @@ public sealed class FollowUpToolTests
         Assert.Equal(Math.Round(0.07 / 0.216, 4), day2.Share);
 
         Assert.Throws<ArgumentException>(() => CostBreakdown.Compute(a, HandData.Catalog(), options, "no-such-feature", null, null, null, null, CancellationToken.None));
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Latency_without_any_measured_latency_says_so_once()
+    {
+        await Task.Yield();
+        var noLatency = string.Join('\n', HandData.Csv.Split('\n').Select(line => string.Join(',', line.Split(',').Where((_, i) => i != 4))));
+        var answer = FollowUpWriter.Latency(FollowUps.Latency(HandData.Analyzer(noLatency), CancellationToken.None));
+        Assert.Contains("The data carries no latency per call, so there is nothing to rank by model or feature.", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain("By model", answer, StringComparison.Ordinal);
+        Assert.Contains("By model (slowest p95 first):", FollowUpWriter.Latency(FollowUps.Latency(HandData.Analyzer(), CancellationToken.None)), StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 10_000)]

@@ -27,6 +27,10 @@ public sealed record BreakdownResult
     public required decimal AllMonthlyCostUsd { get; init; }
     public required IReadOnlyList<BreakdownRow> ByModel { get; init; }
     public required IReadOnlyList<BreakdownRow> ByFeature { get; init; }
+
+    /// <summary>A name the question asked about that no feature or model of the data has; the figures are then of all traffic.</summary>
+    public string? UnmatchedName { get; init; }
+    public IReadOnlyList<string> KnownFeatures { get; init; } = [];
 }
 
 public static class CostBreakdown

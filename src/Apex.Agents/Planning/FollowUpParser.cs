@@ -118,7 +118,7 @@ public static partial class FollowUpParser
 
         if (Trend().IsMatch(lower))
         {
-            var unmatched = features.Count == 0 && models.Count == 0 ? UnmatchedTrendName(lower) : null;
+            var unmatched = features.Count == 0 && models.Count == 0 ? UnmatchedName(lower, TrendScope()) : null;
             return new FollowUp
             {
                 Kind = FollowUpKind.CostTrend, Feature = features.FirstOrDefault(), Model = features.Count == 0 ? models.FirstOrDefault() : null,
@@ -179,10 +179,11 @@ public static partial class FollowUpParser
                 ranking = null;
             }
 
+            var unmatched = features.Count == 0 && dataModels.Count == 0 && !costliestAsked ? UnmatchedName(lower, SpendScope()) : null;
             return new FollowUp
             {
                 Kind = FollowUpKind.CostBreakdown, Feature = features.FirstOrDefault(), Model = features.Count == 0 ? dataModels.FirstOrDefault() : null,
-                From = from, To = to, Ranking = ranking,
+                From = from, To = to, Ranking = ranking, UnmatchedName = unmatched, KnownFeatures = unmatched is null ? [] : v.Features,
             };
         }
 
@@ -304,16 +305,17 @@ public static partial class FollowUpParser
         "months", "day", "days", "hour", "hours", "traffic", "spend", "spending", "cost", "costs", "usage", "calls",
         "requests", "model", "models", "feature", "features", "since", "between", "from", "until", "before", "after",
         "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-        "december", "recent", "latest", "live", "data", "dataset", "file", "upload", "me", "please",
+        "december", "recent", "latest", "live", "data", "dataset", "file", "upload", "me", "please", "we", "you", "they", "i",
+        "money", "budget", "bill", "bills", "average", "a", "an",
     };
 
     /// <summary>
     /// "the daily trend for chatbot" when no feature or model is called chatbot: the name asked about,
     /// so the answer can say it covers all traffic instead of silently answering about something else.
     /// </summary>
-    private static string? UnmatchedTrendName(string lower)
+    private static string? UnmatchedName(string lower, Regex scope)
     {
-        foreach (Match m in TrendScope().Matches(lower))
+        foreach (Match m in scope.Matches(lower))
         {
             var name = m.Groups[1].Value.TrimEnd('.', ',', '?', '!', ':', ';');
             if (name.Length > 0 && !char.IsDigit(name[0]) && !NotANameWords.Contains(name))
@@ -460,6 +462,9 @@ public static partial class FollowUpParser
 
     [GeneratedRegex(@"\b(?:for|of)\s+(?:the\s+|our\s+)?(?:feature\s+|model\s+)?[""'“‘]?([a-z0-9][a-z0-9_.:/-]*)")]
     private static partial Regex TrendScope();
+
+    [GeneratedRegex(@"\b(?:on|for|of|does|did)\s+(?:the\s+|our\s+)?(?:feature\s+|model\s+)?[""'“‘]?([a-z0-9][a-z0-9_.:/-]*)")]
+    private static partial Regex SpendScope();
 
     [GeneratedRegex(@"\b(?:most expensive|most costly|costliest|priciest|biggest|largest|top|highest[- ]cost|highest[- ]spend(?:ing)?)\s+(?<kind>feature|model)\b")]
     private static partial Regex Costliest();

@@ -175,10 +175,20 @@ public static class FollowUpWriter
         var range = r.From is null && r.To is null ? string.Empty : $" from {r.From ?? "the start"} to {r.To ?? "the end"}";
         var days = string.Create(Inv, $"{r.Calls:N0} call{(r.Calls == 1 ? "" : "s")} over {r.PeriodDays} day{(r.PeriodDays == 1 ? "" : "s")}{range}");
         var ranked = r.Ranking == "feature" ? r.ByFeature.Where(f => f.Name != "(none)").ToList() : r.Ranking == "model" ? [.. r.ByModel] : [];
+        if (r.UnmatchedName is { } unmatched)
+        {
+            text.Append(Inv, $"No feature or model in this data is called \"{unmatched}\", so this is all traffic")
+                .Append(r.KnownFeatures.Count > 0 ? $" (its features: {string.Join(", ", r.KnownFeatures.Take(8))})" : string.Empty).Append(".\n\n");
+        }
+
         if (ranked.Count > 0)
         {
             var top = ranked[0];
             text.Append(Inv, $"**{top.Name}** costs the most: {Usd(top.MonthlyCostUsd)}/month, {SavingsPlanner.Percent(top.Share)} of your {Usd(r.MonthlyCostUsd)}/month ({days}).\n\n");
+        }
+        else if (r.Scope == "all" && range.Length > 0)
+        {
+            text.Append(Inv, $"From {r.From ?? "the start of the data"} to {r.To ?? "its end"} you spent **{Usd(r.CostUsd)}** ({r.Calls:N0} call{(r.Calls == 1 ? "" : "s")} over {r.PeriodDays} day{(r.PeriodDays == 1 ? "" : "s")} of data), about {Usd(r.MonthlyCostUsd)}/month.\n\n");
         }
         else if (r.Scope == "all")
         {
@@ -304,6 +314,22 @@ public static class FollowUpWriter
             text.Append("Per-call statistics are ").Append(r.PerCallStatistics).Append(".\n\n");
         }
 
+        if (r.P95LatencyMs is null && r.ByModel.All(g => g.P95LatencyMs is null))
+        {
+            // Without a single measured latency the per-group lines would only repeat "n/a".
+            text.Append("The data carries no latency per call, so there is nothing to rank by model or feature.\n");
+        }
+        else
+        {
+            LatencyGroups(text, r);
+        }
+
+        LatencyTails(text, r);
+        return text.ToString();
+    }
+
+    private static void LatencyGroups(StringBuilder text, LatencyResult r)
+    {
         text.Append("By model (slowest p95 first):\n");
         foreach (var g in r.ByModel.Take(5))
         {
@@ -315,7 +341,10 @@ public static class FollowUpWriter
         {
             text.Append(Inv, $"- {g.Name}: p50 {Ms(g.P50LatencyMs)}, p95 {Ms(g.P95LatencyMs)} over {g.Calls:N0} calls ({g.FailedCalls:N0} failed)\n");
         }
+    }
 
+    private static void LatencyTails(StringBuilder text, LatencyResult r)
+    {
         if (r.OutputTails.Count > 0)
         {
             text.Append("\nLong outputs (p95 far above the median):\n");
@@ -333,14 +362,13 @@ public static class FollowUpWriter
                 text.Append("- ").Append(c).Append('\n');
             }
         }
-
-        return text.ToString();
     }
 
     /// <summary>The answer when a message refers to an upload but the user has none.</summary>
     public static string NoUpload() =>
         "I can't find an uploaded usage file on your account, so there is nothing to analyse yet. Upload a usage export " +
-        "(CSV or JSON Lines with timestamp, model, input_tokens, output_tokens, and ideally feature, latency_ms, cost_usd, prompt_hash and status), " +
+        "(from OpenAI, Anthropic, LiteLLM, Langfuse, Helicone, OpenRouter, Portkey, Bedrock or OpenTelemetry GenAI spans, or a CSV or JSON Lines " +
+        "with timestamp, model, input_tokens, output_tokens, and ideally feature, latency_ms, cost_usd, prompt_hash and status), " +
         "attach it to your message, and ask again. Or describe your usage, e.g. \"We spend $5,000/month on GPT-4 for customer support, 2M requests.\"\n";
 
     /// <summary>The sentence that opens an answer about the latest upload found without an attachment.</summary>

@@ -241,6 +241,11 @@ internal sealed class CostBreakdownTool : IAgentTool
         var result = CostBreakdown.Compute(FollowUpTools.Analyzer(context), context.Catalog, context.Options,
             hasArgs ? ToolSchemas.String(arguments, "feature") : parsed?.Feature, hasArgs ? ToolSchemas.String(arguments, "model") : parsed?.Model,
             FollowUpTools.Date(arguments, "from") ?? parsed?.From, FollowUpTools.Date(arguments, "to") ?? parsed?.To, hasArgs ? null : parsed?.Ranking, ct);
+        if (!hasArgs && parsed?.UnmatchedName is { } unmatched)
+        {
+            result = result with { UnmatchedName = unmatched, KnownFeatures = parsed.KnownFeatures };
+        }
+
         return ValueTask.FromResult(FollowUpTools.Record(context, FollowUpKind.CostBreakdown, result));
     }
 }
