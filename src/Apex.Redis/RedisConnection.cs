@@ -61,6 +61,11 @@ internal sealed partial class RedisConnection : IDisposable
 
     public ISubscriber Subscriber => _multiplexer.GetSubscriber();
 
+    /// <summary>Whether the server is a Redis Cluster, where one script may only touch keys of one hash slot.</summary>
+    public bool IsCluster => _multiplexer.GetServers().Any(s => s.ServerType == ServerType.Cluster);
+
+    public int HashSlot(RedisKey key) => _multiplexer.HashSlot(key);
+
     public RedisChannel Channel(string name) => RedisChannel.Literal(Prefix + name);
 
     public void Dispose() => _multiplexer.Dispose();

@@ -15,10 +15,12 @@ namespace Apex.Redis;
 /// <summary>
 /// Per-user streams shared by every node through Redis. For each user Redis holds the epoch, the
 /// last <c>seq</c> (INCR) and the replay window (a Redis stream bounded by count on publish and by age on read); one Lua
-/// script numbers, stores and publishes an event, so every node sees one order. Events go out on a
+/// script numbers, stores and publishes the events of a batch, so every node sees one order. A
+/// batch is what waited together for one shard (<see cref="RedisPublishBatcher"/>): one script call
+/// and one shard message for all of them. Events go out on a
 /// small fixed set of shard channels (a user's shard is a stable hash of its id), so a node holds at
-/// most <see cref="ShardCount"/> Redis subscriptions whatever its number of users: each received
-/// event is handed to the node's <see cref="RedisUserChannel"/> of that user, if any (a dictionary
+/// most <see cref="ShardCount"/> Redis subscriptions whatever its number of users: each user's part of
+/// a received message is handed to the node's <see cref="RedisUserChannel"/> of that user, if any (a dictionary
 /// miss otherwise), which delivers to the local subscribers in <c>seq</c> order (the scripts are in
 /// <see cref="RedisScripts"/>): a gap (a message lost while a link was down) is filled from the stream, and a lost history
 /// (Redis restarted, keys expired) gives a new epoch and ends the local subscriptions so that clients
@@ -56,6 +58,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
     // until the broker is disposed (a handful of channels, cheaper to keep than to churn).
     private readonly Task<ChannelMessageQueue>?[] _shards = new Task<ChannelMessageQueue>?[ShardCount];
     private readonly ConcurrentDictionary<string, RedisUserChannel>.AlternateLookup<ReadOnlySpan<char>> _channelsBySpan;
+    private readonly RedisPublishBatcher _batcher;
 
     public RedisEventBroker(RedisConnection redis, IOptions<BrokerOptions> options, ILogger<RedisEventBroker> logger)
     {
@@ -67,6 +70,7 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         // numbering; every read renews them, a publish once they have run down by an hour.
         _keyTtlSeconds = options.Value.HistoryTtlSeconds + 86_400;
         _channelsBySpan = _channels.GetAlternateLookup<ReadOnlySpan<char>>();
+        _batcher = new RedisPublishBatcher(redis, Keys, ShardChannelName, _historySize, _keyTtlSeconds, _keyTtlSeconds - KeyTtlRenewMarginSeconds);
         _redis.Failed += OnConnectionFailed;
         _redis.Restored += OnConnectionRestored;
     }
@@ -81,30 +85,27 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
         ArgumentNullException.ThrowIfNull(envelope);
-        var keys = Keys(userId);
         var body = EnvelopeSerializer.Serialize(envelope, seq: null);
         try
         {
             if (_broken.ContainsKey(userId))
             {
-                await ResetAsync(userId, keys, ct);
+                await ResetAsync(userId, Keys(userId), ct);
             }
 
-            // No await before the script is sent: publishes of many users that arrive together go out
-            // in one pipeline on the multiplexed connection, each waiting only for its own answer. The
+            // The batcher sends this event with the others of its shard waiting at the same time. The
             // connection's own async timeout (Redis:OperationTimeoutMs) bounds the wait, so no timer
             // per event is added here.
-            var evaluate = _redis.Database.ScriptEvaluateAsync(RedisScripts.PublishScript, keys,
-                [StreamRecovery.NewEpoch(), body, _historySize, _keyTtlSeconds, _keyTtlSeconds - KeyTtlRenewMarginSeconds, (RedisValue)ShardChannelName(userId), MessagePrefix(userId)]);
-            var result = (RedisResult[])(ct.CanBeCanceled ? await evaluate.WaitAsync(ct) : await evaluate)!;
+            var publishing = _batcher.PublishAsync(userId, body);
+            var published = ct.CanBeCanceled ? await publishing.WaitAsync(ct) : await publishing;
             if (_publishedEpochs.Count >= MaxRememberedEpochs)
             {
                 _publishedEpochs.Clear();
             }
 
-            _publishedEpochs[userId] = (string)result[0]!;
+            _publishedEpochs[userId] = published.Epoch;
             RealtimeMetrics.Published();
-            return envelope with { Seq = (long)result[1] };
+            return envelope with { Seq = published.Seq };
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -229,13 +230,9 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
         return (int)(hash % ShardCount);
     }
 
-    internal string ShardChannelName(string userId) => ShardChannelName(ShardOf(userId));
-
-    private string ShardChannelName(int shard) => _redis.Prefix + "f:" + shard.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>What precedes the epoch in a shard message: the user id's UTF-8 length, ':' and the id.</summary>
-    private static string MessagePrefix(string userId) =>
-        System.Text.Encoding.UTF8.GetByteCount(userId).ToString(CultureInfo.InvariantCulture) + ":" + userId;
+    // "b:" (batch messages), not the "f:" of single-event messages: a node of an older version, which
+    // cannot read a batch, does not receive one as if it were a single event.
+    private string ShardChannelName(int shard) => _redis.Prefix + "b:" + shard.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Subscribes this node to the shard of <paramref name="userId"/> unless it already is. Once the
@@ -268,17 +265,58 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
 
     private Task OnShardMessageAsync(ChannelMessage message)
     {
-        // The message's own buffer, not a copy: most messages are only looked at, not delivered.
+        // The message's own buffer, not a copy: most of a message is only looked at, not delivered.
         ReadOnlyMemory<byte> raw = message.Message;
-        if (!TryParseUser(raw.Span, out var userStart, out var userLength))
+        List<(RedisUserChannel Channel, string Epoch, long First, ReadOnlyMemory<byte>[] Bodies)>? local = null;
+        var at = 0;
+        // A part that is not what Apex publishes ends the message (nothing after it can be trusted);
+        // one shard carries many users' events, so it is dropped rather than fail the shard.
+        while (at < raw.Length && TryReadUserEvents(raw, ref at, out var channel, out var epoch, out var first, out var bodies))
         {
-            return Task.CompletedTask;
+            if (channel is not null)
+            {
+                (local ??= []).Add((channel, epoch!, first, bodies!));
+            }
         }
 
-        // Most messages of a shard are for users without a socket on this node: find the channel
-        // without allocating the id.
-        var userBytes = raw.Span.Slice(userStart, userLength);
-        RedisUserChannel? channel;
+        return local switch
+        {
+            null => Task.CompletedTask,
+            [var only] => only.Channel.OnEventsAsync(only.Epoch, only.First, only.Bodies),
+            _ => DeliverAllAsync(local),
+        };
+    }
+
+    private static async Task DeliverAllAsync(List<(RedisUserChannel Channel, string Epoch, long First, ReadOnlyMemory<byte>[] Bodies)> local)
+    {
+        foreach (var (channel, epoch, first, bodies) in local)
+        {
+            await channel.OnEventsAsync(epoch, first, bodies);
+        }
+    }
+
+    /// <summary>
+    /// Reads one user's part of a shard message at <paramref name="at"/>:
+    /// <c>&lt;utf-8 length&gt;:&lt;id&gt;&lt;epoch&gt;|&lt;first seq&gt;|&lt;count&gt;|</c>, then per event
+    /// <c>&lt;length&gt;:&lt;envelope&gt;</c>. The channel is that of a user with subscribers on this
+    /// node, else null (then neither the epoch nor the bodies are taken out).
+    /// </summary>
+    private bool TryReadUserEvents(ReadOnlyMemory<byte> raw, ref int at, out RedisUserChannel? channel, out string? epoch, out long first, out ReadOnlyMemory<byte>[]? bodies)
+    {
+        channel = null;
+        epoch = null;
+        first = 0;
+        bodies = null;
+        var span = raw.Span;
+        var pos = at;
+        if (!TryReadLength(span, ref pos, out var userLength))
+        {
+            return false;
+        }
+
+        // Most users of a shard have no socket on this node: find the channel without allocating the id.
+        var userBytes = span.Slice(pos, userLength);
+        pos += userLength;
         if (userLength <= 256)
         {
             Span<char> chars = stackalloc char[userLength];
@@ -290,23 +328,82 @@ internal sealed partial class RedisEventBroker : IEventBroker, IHealthCheck, IAs
             _channels.TryGetValue(System.Text.Encoding.UTF8.GetString(userBytes), out channel);
         }
 
-        return channel is null ? Task.CompletedTask : channel.OnMessageAsync(raw[(userStart + userLength)..]);
-    }
-
-    private static bool TryParseUser(ReadOnlySpan<byte> raw, out int userStart, out int userLength)
-    {
-        var colon = raw.IndexOf((byte)':');
-        if (colon <= 0
-            || !int.TryParse(raw[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out userLength)
-            || userLength <= 0 || userLength > raw.Length - colon - 1)
+        var epochEnd = span[pos..].IndexOf((byte)'|');
+        if (epochEnd <= 0)
         {
-            userStart = 0;
-            userLength = 0;
             return false;
         }
 
-        userStart = colon + 1;
+        var epochBytes = span.Slice(pos, epochEnd);
+        pos += epochEnd + 1;
+        if (!TryReadNumber(span, ref pos, (byte)'|', out first) || first <= 0
+            || !TryReadNumber(span, ref pos, (byte)'|', out var count) || count <= 0 || count > span.Length - pos)
+        {
+            return false;
+        }
+
+        if (channel is not null)
+        {
+            bodies = new ReadOnlyMemory<byte>[(int)count];
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            if (!TryReadLength(span, ref pos, out var length) || !IsEnvelope(span.Slice(pos, length)))
+            {
+                return false;
+            }
+
+            if (bodies is not null)
+            {
+                bodies[i] = raw.Slice(pos, length);
+            }
+
+            pos += length;
+        }
+
+        if (channel is not null)
+        {
+            epoch = System.Text.Encoding.UTF8.GetString(epochBytes);
+        }
+
+        at = pos;
         return true;
+    }
+
+    /// <summary>Reads <c>&lt;length&gt;:</c> at <paramref name="pos"/>, a length that fits in what follows.</summary>
+    private static bool TryReadLength(ReadOnlySpan<byte> span, ref int pos, out int length)
+    {
+        if (!TryReadNumber(span, ref pos, (byte)':', out var value) || value <= 0 || value > span.Length - pos)
+        {
+            length = 0;
+            return false;
+        }
+
+        length = (int)value;
+        return true;
+    }
+
+    private static bool TryReadNumber(ReadOnlySpan<byte> span, ref int pos, byte end, out long value)
+    {
+        var rest = span[pos..];
+        var stop = rest.IndexOf(end);
+        // 18 digits at most: never overflows, and no seq or length comes near it.
+        if (stop is <= 0 or > 18 || !long.TryParse(rest[..stop], NumberStyles.None, CultureInfo.InvariantCulture, out value))
+        {
+            value = 0;
+            return false;
+        }
+
+        pos += stop + 1;
+        return true;
+    }
+
+    // What ToStreamEvent needs: {"type":"<type>" at the start.
+    private static bool IsEnvelope(ReadOnlySpan<byte> body)
+    {
+        var prefix = "{\"type\":\""u8;
+        return body.StartsWith(prefix) && body[prefix.Length..].Contains((byte)'"');
     }
 
     private async Task ResetAsync(string userId, RedisKey[] keys, CancellationToken ct)

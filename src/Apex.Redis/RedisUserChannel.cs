@@ -1,4 +1,3 @@
-using System.Globalization;
 using Apex.Realtime;
 using Apex.Realtime.Broker;
 using StreamPosition = Apex.Realtime.Broker.StreamPosition;
@@ -10,7 +9,7 @@ namespace Apex.Redis;
 /// runs under <see cref="_work"/>, so local subscribers receive events one at a time in seq order
 /// and a join never falls between the replay and the live events. Live events come from the
 /// broker's shard subscription (<see cref="RedisEventBroker.EnsureShardAsync"/>), which hands this
-/// user's messages to <see cref="OnMessageAsync"/> in the order Redis published them.
+/// user's events to <see cref="OnEventsAsync"/> in the order Redis published them.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A forgotten channel may still have callers inside its gate; SemaphoreSlim holds nothing to release unless AvailableWaitHandle is used, which it never is here.")]
 internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
@@ -174,37 +173,40 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
         return StreamRecovery.Complete(plan, string.Equals(read.Epoch, _epoch, StringComparison.Ordinal) ? read.Events : null);
     }
 
-    /// <summary>Handles one shard message of this user: <c>epoch|seq|envelope</c>.</summary>
-    public async Task OnMessageAsync(ReadOnlyMemory<byte> message)
+    /// <summary>
+    /// Handles this user's part of a shard message: events <paramref name="first"/>,
+    /// <paramref name="first"/> + 1, ... of history <paramref name="epoch"/>, bodies without their seq.
+    /// </summary>
+    public async Task OnEventsAsync(string epoch, long first, ReadOnlyMemory<byte>[] bodies)
     {
-        if (!TryParse(message, out var epoch, out var seq, out var body))
-        {
-            return;
-        }
-
         await _work.WaitAsync();
         try
         {
             if (_closed || !_live)
             {
-                // Not started yet: the join's read, which comes after, covers this event.
+                // Not started yet: the join's read, which comes after, covers these events.
                 return;
             }
 
-            if (!string.Equals(epoch, _epoch, StringComparison.Ordinal) || seq > _last + 1)
+            if (!string.Equals(epoch, _epoch, StringComparison.Ordinal) || first > _last + 1)
             {
-                // A new history, or messages this node missed: Redis has the truth.
+                // A new history, or messages this node missed: Redis has the truth. The read comes
+                // after these events were published, so it covers all of them.
                 await CatchUpCoreAsync(CancellationToken.None);
                 return;
             }
 
-            if (seq <= _last)
+            for (var i = 0; i < bodies.Length; i++)
             {
-                return;
-            }
+                var seq = first + i;
+                if (seq <= _last)
+                {
+                    continue;
+                }
 
-            Deliver(RedisEventBroker.ToStreamEvent(seq, body.Span));
-            _last = seq;
+                Deliver(RedisEventBroker.ToStreamEvent(seq, bodies[i].Span));
+                _last = seq;
+            }
         }
         catch (Exception ex) when (RedisEventBroker.IsRedisFailure(ex))
         {
@@ -291,33 +293,4 @@ internal sealed class RedisUserChannel(RedisEventBroker broker, string userId)
 
     // The shard subscription is the broker's and stays; a closed channel only stops delivering.
     private void CloseCore() => _closed = true;
-
-    private static bool TryParse(ReadOnlyMemory<byte> raw, out string epoch, out long seq, out ReadOnlyMemory<byte> body)
-    {
-        var span = raw.Span;
-        var first = span.IndexOf((byte)'|');
-        var second = first < 0 ? -1 : span[(first + 1)..].IndexOf((byte)'|');
-        // A message that is not an envelope (nothing Apex publishes) is dropped here rather than
-        // fail in ToStreamEvent: one shard queue carries many users' events.
-        if (first <= 0 || second <= 0
-            || !long.TryParse(span.Slice(first + 1, second), NumberStyles.None, CultureInfo.InvariantCulture, out seq)
-            || !IsEnvelope(span[(first + second + 2)..]))
-        {
-            epoch = string.Empty;
-            seq = 0;
-            body = default;
-            return false;
-        }
-
-        epoch = System.Text.Encoding.UTF8.GetString(span[..first]);
-        body = raw[(first + second + 2)..];
-        return true;
-    }
-
-    // What RedisEventBroker.ToStreamEvent needs: {"type":"<type>" at the start.
-    private static bool IsEnvelope(ReadOnlySpan<byte> body)
-    {
-        var prefix = "{\"type\":\""u8;
-        return body.StartsWith(prefix) && body[prefix.Length..].Contains((byte)'"');
-    }
 }

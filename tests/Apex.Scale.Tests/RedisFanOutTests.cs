@@ -144,7 +144,7 @@ public sealed class RedisFanOutTests : IAsyncLifetime
         await using var admin = await ConnectionMultiplexer.ConnectAsync(TestCluster.RedisConfiguration!);
         var channels = await admin.GetServers()[0].SubscriptionChannelsAsync(RedisChannel.Pattern(_prefix + "*"));
         Assert.InRange(channels.Length, 1, RedisEventBroker.ShardCount);
-        Assert.All(channels, c => Assert.StartsWith(_prefix + "f:", c.ToString(), StringComparison.Ordinal));
+        Assert.All(channels, c => Assert.StartsWith(_prefix + "b:", c.ToString(), StringComparison.Ordinal));
     }
 
     [BrokerFact]
@@ -157,8 +157,14 @@ public sealed class RedisFanOutTests : IAsyncLifetime
         {
             // The stream's real epoch and next seq: only the envelope is wrong.
             var epoch = subscriber.Start!.Epoch;
-            var shard = RedisChannel.Literal($"{_prefix}f:{RedisEventBroker.ShardOf(user)}");
-            foreach (var junk in new[] { "no user", "999:" + user, $"{user.Length}:{user}", $"{user.Length}:{user}{epoch}|1|not an envelope", $"{user.Length}:{user}{epoch}|1|{{\"type\":\"x", $"{user.Length}:{user}{epoch}|x|{{}}" })
+            var shard = RedisChannel.Literal($"{_prefix}b:{RedisEventBroker.ShardOf(user)}");
+            var head = $"{user.Length}:{user}{epoch}|1|1|";
+            foreach (var junk in new[]
+            {
+                "no user", "999:" + user, $"{user.Length}:{user}", $"{user.Length}:{user}{epoch}|1|not an envelope",
+                head, head + "16:not an envelope", head + "10:{\"type\":\"x", head + "99:{\"type\":\"x\"}",
+                $"{user.Length}:{user}{epoch}|x|1|2:{{}}", $"{user.Length}:{user}{epoch}|1|0|", $"{user.Length}:{user}{epoch}|0|1|12:{{\"type\":\"x\"}}",
+            })
             {
                 await admin.GetSubscriber().PublishAsync(shard, junk);
             }
