@@ -43,16 +43,30 @@ internal sealed class WebSocketGateway(
     /// </summary>
     public async Task ServeAsync(HttpContext context)
     {
+        // Kept small on purpose: this frame lives as long as the socket, so the handshake's state
+        // lives in OpenAsync's frame, which ends at the upgrade, and the connection owns its teardown.
+        if (await OpenAsync(context) is { } run)
+        {
+            await run.Connection.RunAsync(registry, run.Subscription);
+        }
+    }
+
+    /// <summary>
+    /// The handshake: refuses the request, or upgrades it and returns the registered, subscribed
+    /// connection (or one already closing, over the per-user cap) for <see cref="GatewayConnection.RunAsync"/>.
+    /// Null when the request was answered or the socket is already closed.
+    /// </summary>
+    private async Task<OpenedConnection?> OpenAsync(HttpContext context)
+    {
         var admission = await AdmitAsync(context);
         if (admission.Refusal is { } refusal)
         {
             await refusal.ExecuteAsync(context);
-            return;
+            return null;
         }
 
         var ticket = admission.Ticket!;
-        var (accepted, stream) = await AcceptAsync(context, ticket.SubProtocol);
-        using var socket = accepted;
+        var (socket, stream) = await AcceptAsync(context, ticket.SubProtocol);
 
         // The connection outlives the handshake by hours: let go of what only the handshake needed.
         // The request's headers stay referenced by the server until the socket closes, and two of
@@ -73,51 +87,66 @@ internal sealed class WebSocketGateway(
             context.Items.Remove(key);
         }
 
-        using var connection = new GatewayConnection(socket, ticket.UserId, ticket.ExpiresAt, services, ticket.TokenId, ticket.SessionId, stream);
+        var connection = new GatewayConnection(socket, ticket.UserId, ticket.ExpiresAt, services, ticket.TokenId, ticket.SessionId, stream);
         if (!registry.TryAdd(connection))
         {
-            await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
-            return;
+            try
+            {
+                await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
+            }
+            finally
+            {
+                connection.Dispose();
+                socket.Dispose();
+            }
+
+            return null;
         }
 
         GatewayLog.Opened(logger, connection.Id, connection.UserId);
-        using var session = RealtimeTelemetry.StartSession(connection.Id, connection.UserId);
+        if (connection.IsClosing)
+        {
+            // Refused after the upgrade (over the per-user cap): the run sends the error and closes properly.
+            return new(connection, null);
+        }
+
         try
         {
-            if (connection.IsClosing)
-            {
-                // Refused after the upgrade (over the per-user cap): send the error and close properly.
-                await connection.RunAsync();
-                return;
-            }
+            return new(connection, await broker.SubscribeAsync(connection.UserId, ticket.Resume, connection, context.RequestAborted));
+        }
+        catch (BrokerUnavailableException)
+        {
+            // Not a server fault: the broker's store is briefly unreachable; the client retries.
+            await CloseUnsubscribedAsync(connection, socket, CloseCodes.TryAgainLater, "event broker unavailable: retry shortly");
+            return null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            var correlationId = Guid.NewGuid().ToString("N");
+            GatewayLog.ConnectionFailed(logger, ex, connection.Id, correlationId);
+            await CloseUnsubscribedAsync(connection, socket, WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}");
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            registry.Remove(connection);
+            connection.Dispose();
+            socket.Dispose();
+            throw;
+        }
+    }
 
-            IAsyncDisposable subscription;
-            try
-            {
-                subscription = await broker.SubscribeAsync(connection.UserId, ticket.Resume, connection, context.RequestAborted);
-            }
-            catch (BrokerUnavailableException)
-            {
-                // Not a server fault: the broker's store is briefly unreachable; the client retries.
-                await socket.CloseOutputAsync(CloseCodes.TryAgainLater, "event broker unavailable: retry shortly", CancellationToken.None);
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                var correlationId = Guid.NewGuid().ToString("N");
-                GatewayLog.ConnectionFailed(logger, ex, connection.Id, correlationId);
-                await socket.CloseOutputAsync(WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}", CancellationToken.None);
-                return;
-            }
-
-            await using (subscription)
-            {
-                await connection.RunAsync();
-            }
+    private async Task CloseUnsubscribedAsync(GatewayConnection connection, WebSocket socket, WebSocketCloseStatus status, string description)
+    {
+        try
+        {
+            await socket.CloseOutputAsync(status, description, CancellationToken.None);
         }
         finally
         {
             registry.Remove(connection);
+            connection.Dispose();
+            socket.Dispose();
         }
     }
 
@@ -375,6 +404,9 @@ internal sealed class WebSocketGateway(
 
 /// <summary>What a connection keeps of its handshake: who it is for, its token's identity and lifetime, where it resumes.</summary>
 internal sealed record ConnectionTicket(string UserId, string? TokenId, string? SessionId, DateTimeOffset? ExpiresAt, StreamPosition? Resume, string? SubProtocol);
+
+/// <summary>A connection ready to run, and its subscription to the user's stream (none when it only closes).</summary>
+internal sealed record OpenedConnection(GatewayConnection Connection, IAsyncDisposable? Subscription);
 
 /// <summary>The outcome of the handshake's checks: a refusal, or the ticket of the connection to open.</summary>
 internal readonly record struct Admission(ProblemHttpResult? Refusal, ConnectionTicket? Ticket)
