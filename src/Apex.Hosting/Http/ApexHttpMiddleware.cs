@@ -1,8 +1,10 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace Apex.Hosting.Http;
@@ -124,15 +126,28 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
             return (StatusCodes.Status414UriTooLong, $"The URL is longer than {_maxTarget.ToString(CultureInfo.InvariantCulture)} bytes.");
         }
 
-        // Counted as Kestrel counts its own limit: names and values.
+        // Counted as Kestrel counts its own limit: names and values. Copied out rather than enumerated:
+        // the server keeps the enumerator it hands out with the request, which for a WebSocket lasts
+        // as long as the socket.
+        var headers = context.Request.Headers;
+        var copy = ArrayPool<KeyValuePair<string, StringValues>>.Shared.Rent(headers.Count);
         long size = 0;
-        foreach (var (name, values) in context.Request.Headers)
+        try
         {
-            size += name.Length;
-            foreach (var value in values)
+            headers.CopyTo(copy, 0);
+            for (var i = 0; i < headers.Count; i++)
             {
-                size += value?.Length ?? 0;
+                var (name, values) = copy[i];
+                size += name.Length;
+                foreach (var value in values)
+                {
+                    size += value?.Length ?? 0;
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<KeyValuePair<string, StringValues>>.Shared.Return(copy, clearArray: true);
         }
 
         return size > _maxHeaders

@@ -41,28 +41,23 @@ internal sealed class WebSocketGateway(
     /// authentication result) stays referenced for the socket's life; other requests come through
     /// the endpoint.
     /// </summary>
-    public async Task ServeAsync(HttpContext context)
-    {
-        // Kept small on purpose: this frame lives as long as the socket, so the handshake's state
-        // lives in OpenAsync's frame, which ends at the upgrade, and the connection owns its teardown.
-        if (await OpenAsync(context) is { } run)
-        {
-            await run.Connection.RunAsync(registry, run.Subscription);
-        }
-    }
+    public Task ServeAsync(HttpContext context) =>
+        // No frame of its own lives on with the socket: the handshake's frame (OpenAsync) ends at the
+        // upgrade and hands over the connection's run, which owns its teardown.
+        OpenAsync(context).Unwrap();
 
     /// <summary>
-    /// The handshake: refuses the request, or upgrades it and returns the registered, subscribed
-    /// connection (or one already closing, over the per-user cap) for <see cref="GatewayConnection.RunAsync"/>.
-    /// Null when the request was answered or the socket is already closed.
+    /// The handshake: refuses the request, or upgrades it, registers and subscribes the connection
+    /// (or lets one over the per-user cap close) and returns its run. A completed task when the
+    /// request was answered or the socket is already closed.
     /// </summary>
-    private async Task<OpenedConnection?> OpenAsync(HttpContext context)
+    private async Task<Task> OpenAsync(HttpContext context)
     {
         var admission = await AdmitAsync(context);
         if (admission.Refusal is { } refusal)
         {
             await refusal.ExecuteAsync(context);
-            return null;
+            return Task.CompletedTask;
         }
 
         var ticket = admission.Ticket!;
@@ -82,9 +77,13 @@ internal sealed class WebSocketGateway(
             authentication.User = null;
         }
 
-        foreach (var key in context.Items.Where(kv => kv.Value is AccessTokenValidation).Select(kv => kv.Key).ToList())
+        // Through the feature too: the context's getter would make an items dictionary that then lives as long as the socket.
+        if (context.Features.Get<IItemsFeature>()?.Items is { Count: > 0 } items)
         {
-            context.Items.Remove(key);
+            foreach (var key in items.Where(kv => kv.Value is AccessTokenValidation).Select(kv => kv.Key).ToList())
+            {
+                items.Remove(key);
+            }
         }
 
         var connection = new GatewayConnection(socket, ticket.UserId, ticket.ExpiresAt, services, ticket.TokenId, ticket.SessionId, stream);
@@ -100,32 +99,33 @@ internal sealed class WebSocketGateway(
                 socket.Dispose();
             }
 
-            return null;
+            return Task.CompletedTask;
         }
 
         GatewayLog.Opened(logger, connection.Id, connection.UserId);
         if (connection.IsClosing)
         {
             // Refused after the upgrade (over the per-user cap): the run sends the error and closes properly.
-            return new(connection, null);
+            return connection.RunAsync(registry);
         }
 
+        IAsyncDisposable subscription;
         try
         {
-            return new(connection, await broker.SubscribeAsync(connection.UserId, ticket.Resume, connection, context.RequestAborted));
+            subscription = await broker.SubscribeAsync(connection.UserId, ticket.Resume, connection, context.RequestAborted);
         }
         catch (BrokerUnavailableException)
         {
             // Not a server fault: the broker's store is briefly unreachable; the client retries.
             await CloseUnsubscribedAsync(connection, socket, CloseCodes.TryAgainLater, "event broker unavailable: retry shortly");
-            return null;
+            return Task.CompletedTask;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             var correlationId = Guid.NewGuid().ToString("N");
             GatewayLog.ConnectionFailed(logger, ex, connection.Id, correlationId);
             await CloseUnsubscribedAsync(connection, socket, WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}");
-            return null;
+            return Task.CompletedTask;
         }
         catch (OperationCanceledException)
         {
@@ -134,6 +134,8 @@ internal sealed class WebSocketGateway(
             socket.Dispose();
             throw;
         }
+
+        return connection.RunAsync(registry, subscription);
     }
 
     private async Task CloseUnsubscribedAsync(GatewayConnection connection, WebSocket socket, WebSocketCloseStatus status, string description)
@@ -404,9 +406,6 @@ internal sealed class WebSocketGateway(
 
 /// <summary>What a connection keeps of its handshake: who it is for, its token's identity and lifetime, where it resumes.</summary>
 internal sealed record ConnectionTicket(string UserId, string? TokenId, string? SessionId, DateTimeOffset? ExpiresAt, StreamPosition? Resume, string? SubProtocol);
-
-/// <summary>A connection ready to run, and its subscription to the user's stream (none when it only closes).</summary>
-internal sealed record OpenedConnection(GatewayConnection Connection, IAsyncDisposable? Subscription);
 
 /// <summary>The outcome of the handshake's checks: a refusal, or the ticket of the connection to open.</summary>
 internal readonly record struct Admission(ProblemHttpResult? Refusal, ConnectionTicket? Ticket)
