@@ -1,6 +1,9 @@
+using System.Security.Claims;
+using Apex.Auth.Keys;
 using Apex.Auth.Tokens;
 using Apex.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.Tokens;
 
 namespace Apex.Auth.Tests;
 
@@ -36,5 +39,55 @@ public sealed class VerifiedTokenCacheTests
             b.Claims.Select(c => (c.Type, c.Value, c.ValueType, c.Issuer, c.OriginalIssuer)).ToList());
         Assert.Contains(b.Claims, c => c.Type == ApexClaims.Subject && c.Value == fresh.Id);
         Assert.All(b.Claims, c => Assert.Same(b, c.Subject));
+    }
+
+    /// <summary>
+    /// Identities outside the shared shape (more numbers than it keeps, claim properties, a number
+    /// written another way) are kept another way and still come back equal; identities of one shape
+    /// do not mix up each other's values.
+    /// </summary>
+    [Fact]
+    public void Entries_of_every_kind_restore_the_identity_they_were_made_from()
+    {
+        var keys = new KeySet([], [], []);
+        var shapes = new ClaimShapes();
+        CheckedToken Token(string user, string tokenId, params Claim[] extra)
+        {
+            Claim[] claims =
+            [
+                new(ApexClaims.Subject, user, ClaimValueTypes.String, "https://issuer.example", "https://issuer.example"),
+                new(ApexClaims.Email, user + "@example.com", ClaimValueTypes.String, "https://issuer.example", "https://issuer.example"),
+                new(ApexClaims.TokenId, tokenId, ClaimValueTypes.String, "https://issuer.example", "https://issuer.example"),
+                new("aud", "apex", ClaimValueTypes.String, "https://issuer.example", "https://issuer.example"),
+                new("exp", "1900000000", ClaimValueTypes.Integer64, "https://issuer.example", "https://issuer.example"),
+                new("iat", "-17", ClaimValueTypes.Integer64, "https://issuer.example", "https://issuer.example"),
+                .. extra.Select(c => new Claim(c.Type, c.Value, c.ValueType, "https://issuer.example", "https://issuer.example")),
+            ];
+            var identity = new CaseSensitiveClaimsIdentity(claims, "Bearer", ApexClaims.Email, "role");
+            return new CheckedToken(user, user + "@example.com", tokenId, "session-" + user, DateTimeOffset.FromUnixTimeSeconds(1_900_000_000), identity);
+        }
+
+        var withProperty = Token("u3", "t3");
+        withProperty.Identity.Claims.First().Properties["kept"] = "yes";
+        CheckedToken[] tokens =
+        [
+            Token("u1", "t1"),
+            Token("u2", "t2"),
+            Token("u4", "t4", new Claim("nbf", "5", ClaimValueTypes.Integer64), new Claim("auth_time", "6", ClaimValueTypes.Integer64)),
+            Token("u5", "t5", new Claim("n", "007", ClaimValueTypes.Integer64)),
+            withProperty,
+        ];
+
+        foreach (var token in tokens)
+        {
+            var restored = VerifiedToken.Create(token, keys, shapes).Restore();
+            Assert.Equal((token.UserId, token.Email, token.TokenId, token.SessionId, token.ExpiresAt), (restored.UserId, restored.Email, restored.TokenId, restored.SessionId, restored.ExpiresAt));
+            Assert.NotSame(token.Identity, restored.Identity);
+            Assert.Equal(token.Identity.GetType(), restored.Identity.GetType());
+            Assert.Equal((token.Identity.AuthenticationType, token.Identity.NameClaimType, token.Identity.RoleClaimType), (restored.Identity.AuthenticationType, restored.Identity.NameClaimType, restored.Identity.RoleClaimType));
+            Assert.Equal(
+                token.Identity.Claims.Select(c => (c.Type, c.Value, c.ValueType, c.Issuer, c.OriginalIssuer, string.Join(",", c.Properties))).ToList(),
+                restored.Identity.Claims.Select(c => (c.Type, c.Value, c.ValueType, c.Issuer, c.OriginalIssuer, string.Join(",", c.Properties))).ToList());
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using Apex.Auth.Keys;
 using Apex.Hosting;
@@ -51,13 +52,14 @@ internal sealed class TokenService
     private readonly ISigningKeySource _keys;
     private readonly AuthOptions _options;
     private readonly TimeProvider _time;
-    /// <summary>Upper bound of <see cref="_verified"/>; about 1 KiB each.</summary>
+    /// <summary>Upper bound of <see cref="_verified"/>; about 250 bytes each.</summary>
     private const int MaxVerifiedTokens = 50_000;
 
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
     // Keyed by the token's SHA-256, not the token: an entry lives as long as its token (an open
     // WebSocket's included), and the token text is about 1 KiB of it.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<TokenDigest, (VerifiedToken Token, KeySet Keys)> _verified = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TokenDigest, VerifiedToken> _verified = new();
+    private readonly ClaimShapes _shapes = new();
     private readonly TimeSpan _clockSkew;
     private int _verifiedCount;
     private (KeySet Keys, TokenValidationParameters Parameters)? _parameters;
@@ -136,9 +138,9 @@ internal sealed class TokenService
         if (cacheable && _verified.TryGetValue(digest, out var hit))
         {
             var current = await _keys.GetAsync(ct);
-            if (ReferenceEquals(hit.Keys, current) && hit.Token.ExpiresAt + _clockSkew > _time.GetUtcNow())
+            if (ReferenceEquals(hit.Keys, current) && hit.ExpiresAt + _clockSkew > _time.GetUtcNow())
             {
-                return (hit.Token.Restore(), null);
+                return (hit.Restore(), null);
             }
 
             _verified.TryRemove(digest, out _);
@@ -154,7 +156,7 @@ internal sealed class TokenService
                 Interlocked.Exchange(ref _verifiedCount, 0);
             }
 
-            _verified[digest] = (new VerifiedToken(checkedToken), keys);
+            _verified[digest] = VerifiedToken.Create(checkedToken, keys, _shapes);
         }
 
         return (checkedToken, failure);
@@ -278,53 +280,268 @@ internal readonly record struct TokenDigest(UInt128 High, UInt128 Low)
 }
 
 /// <summary>
-/// A verified token as the cache keeps it: its facts, and its identity's claims flattened into one
-/// array of strings. A cloned <see cref="ClaimsIdentity"/> costs about 1.5 KiB (an object per claim and
-/// its lists); the cache holds one entry per live token, open WebSockets included.
+/// A verified token as the cache keeps it. The cache holds one entry per live token (an open
+/// WebSocket's included), so an entry keeps only what differs between tokens: the user, email, token
+/// and session ids (the same strings the caller of the first check got, so a connection that keeps
+/// them shares them with the entry) and the token's numeric claims. What Apex's tokens have in
+/// common (claim types, value types, issuer, audience, token type, the identity's settings) is one
+/// <see cref="ClaimShape"/> shared by all of them. An identity of another shape keeps its claims
+/// flattened into one string array, or whole when even that would lose something.
 /// </summary>
 internal sealed class VerifiedToken
 {
-    private const int FieldsPerClaim = 3;
+    private readonly string _userId;
+    private readonly string _email;
+    private readonly string _tokenId;
+    private readonly string? _sessionId;
 
-    private static readonly ClaimsIdentity EmptyIdentity = new();
+    // A ClaimShape (with the numbers below), a FlatIdentity, or a cloned ClaimsIdentity.
+    private readonly object _identity;
+    private readonly long _number0;
+    private readonly long _number1;
+    private readonly long _number2;
 
-    private readonly CheckedToken _facts;
+    private VerifiedToken(CheckedToken token, KeySet keys, object identity, long number0 = 0, long number1 = 0, long number2 = 0)
+    {
+        _userId = token.UserId;
+        _email = token.Email;
+        _tokenId = token.TokenId;
+        _sessionId = token.SessionId;
+        ExpiresAt = token.ExpiresAt;
+        Keys = keys;
+        _identity = identity;
+        _number0 = number0;
+        _number1 = number1;
+        _number2 = number2;
+    }
 
-    // type, value, value type of each claim, all issued by _issuer (null: the identity is kept whole instead).
-    private readonly string[]? _claims;
+    /// <summary>The key set the signature was checked against; another set means checking again.</summary>
+    public KeySet Keys { get; }
+
+    public DateTimeOffset ExpiresAt { get; }
+
+    public static VerifiedToken Create(CheckedToken token, KeySet keys, ClaimShapes shapes)
+    {
+        var identity = token.Identity;
+        if (ClaimShape.Describe(token, out var numbers) is { } description && shapes.Intern(description) is { } shape)
+        {
+            return new VerifiedToken(token, keys, shape, numbers[0], numbers[1], numbers[2]);
+        }
+
+        return new VerifiedToken(token, keys, (object?)FlatIdentity.Of(identity) ?? identity.Clone());
+    }
+
+    /// <summary>The token's facts with an identity of its own, equal to the one verification produced.</summary>
+    public CheckedToken Restore() => new(_userId, _email, _tokenId, _sessionId, ExpiresAt, _identity switch
+    {
+        ClaimShape shape => shape.Build(this),
+        FlatIdentity flat => flat.Build(),
+        _ => ((ClaimsIdentity)_identity).Clone(),
+    });
+
+    internal string? Value(ClaimSource source) => source switch
+    {
+        ClaimSource.UserId => _userId,
+        ClaimSource.Email => _email,
+        ClaimSource.TokenId => _tokenId,
+        ClaimSource.SessionId => _sessionId,
+        ClaimSource.Number0 => _number0.ToString(CultureInfo.InvariantCulture),
+        ClaimSource.Number1 => _number1.ToString(CultureInfo.InvariantCulture),
+        ClaimSource.Number2 => _number2.ToString(CultureInfo.InvariantCulture),
+        _ => null,
+    };
+}
+
+/// <summary>Where a claim's value comes from when an identity is rebuilt from its <see cref="ClaimShape"/>.</summary>
+internal enum ClaimSource : byte
+{
+    Constant,
+    UserId,
+    Email,
+    TokenId,
+    SessionId,
+    Number0,
+    Number1,
+    Number2,
+}
+
+/// <summary>
+/// What the identities of many tokens have in common: every claim's type and value type, its value
+/// when it is the same for all of them (issuer, audience, token type) or else which of the token's
+/// own values it is, and the identity's settings.
+/// </summary>
+internal sealed class ClaimShape
+{
+    private const int MaxNumbers = 3;
+
+    private readonly string[] _types;
+    private readonly string[] _valueTypes;
+    private readonly ClaimSource[] _sources;
+    private readonly string?[] _constants;
     private readonly string? _issuer;
     private readonly string? _originalIssuer;
     private readonly string? _authenticationType;
     private readonly string? _nameClaimType;
     private readonly string? _roleClaimType;
 
-    public VerifiedToken(CheckedToken token)
+    private ClaimShape(string[] types, string[] valueTypes, ClaimSource[] sources, string?[] constants, string? issuer, string? originalIssuer, ClaimsIdentity identity, string key)
     {
-        var identity = token.Identity;
+        _types = types;
+        _valueTypes = valueTypes;
+        _sources = sources;
+        _constants = constants;
+        _issuer = issuer;
+        _originalIssuer = originalIssuer;
         _authenticationType = identity.AuthenticationType;
         _nameClaimType = identity.NameClaimType;
         _roleClaimType = identity.RoleClaimType;
-        if (Flatten(identity) is { } flat)
-        {
-            (_claims, _issuer, _originalIssuer) = flat;
-            _facts = token with { Identity = EmptyIdentity };
-        }
-        else
-        {
-            _facts = token with { Identity = identity.Clone() };
-        }
+        Key = key;
     }
 
-    public DateTimeOffset ExpiresAt => _facts.ExpiresAt;
+    /// <summary>Equal for identities that differ only in the token's own values.</summary>
+    public string Key { get; }
 
-    /// <summary>The token's facts with an identity of its own, equal to the one verification produced.</summary>
-    public CheckedToken Restore()
+    /// <summary>
+    /// The shape of <paramref name="token"/>'s identity and its numeric claims; null when it does not
+    /// fit one (an actor, a label, a bootstrap context, claim properties, mixed issuers, more than
+    /// three numbers, a number that would not read back as the same text).
+    /// </summary>
+    public static ClaimShape? Describe(CheckedToken token, out long[] numbers)
     {
-        if (_claims is null)
+        numbers = new long[MaxNumbers];
+        var identity = token.Identity;
+        if (identity is not CaseSensitiveClaimsIdentity || identity.Actor is not null || identity.Label is not null || identity.BootstrapContext is not null)
         {
-            return _facts with { Identity = _facts.Identity.Clone() };
+            return null;
         }
 
+        var claims = identity.Claims.ToList();
+        var issuer = claims.Count > 0 ? claims[0].Issuer : null;
+        var originalIssuer = claims.Count > 0 ? claims[0].OriginalIssuer : null;
+        var types = new string[claims.Count];
+        var valueTypes = new string[claims.Count];
+        var sources = new ClaimSource[claims.Count];
+        var constants = new string?[claims.Count];
+        var key = new System.Text.StringBuilder();
+        var numberCount = 0;
+        for (var i = 0; i < claims.Count; i++)
+        {
+            var claim = claims[i];
+            if (claim.Issuer != issuer || claim.OriginalIssuer != originalIssuer || claim.Properties.Count > 0)
+            {
+                return null;
+            }
+
+            var value = claim.Value;
+            ClaimSource source;
+            if (value == token.UserId)
+            {
+                source = ClaimSource.UserId;
+            }
+            else if (value == token.TokenId)
+            {
+                source = ClaimSource.TokenId;
+            }
+            else if (value == token.SessionId)
+            {
+                source = ClaimSource.SessionId;
+            }
+            else if (value == token.Email)
+            {
+                source = ClaimSource.Email;
+            }
+            else if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)
+                     && number.ToString(CultureInfo.InvariantCulture) == value)
+            {
+                if (numberCount == MaxNumbers)
+                {
+                    return null;
+                }
+
+                numbers[numberCount] = number;
+                source = (ClaimSource)((int)ClaimSource.Number0 + numberCount++);
+            }
+            else
+            {
+                source = ClaimSource.Constant;
+                constants[i] = value;
+            }
+
+            types[i] = claim.Type;
+            valueTypes[i] = claim.ValueType;
+            sources[i] = source;
+            // Length-prefixed parts: no value can be mistaken for a separator.
+            Append(Append(key, claim.Type), claim.ValueType).Append((int)source).Append(';');
+            if (source == ClaimSource.Constant)
+            {
+                Append(key, value);
+            }
+        }
+
+        Append(Append(Append(Append(Append(key.Append('|'), issuer), originalIssuer), identity.AuthenticationType), identity.NameClaimType), identity.RoleClaimType);
+        return new ClaimShape(types, valueTypes, sources, constants, issuer, originalIssuer, identity, key.ToString());
+    }
+
+    public CaseSensitiveClaimsIdentity Build(VerifiedToken token)
+    {
+        var claims = new Claim[_types.Length];
+        for (var i = 0; i < claims.Length; i++)
+        {
+            var value = _sources[i] == ClaimSource.Constant ? _constants[i] : token.Value(_sources[i]);
+            claims[i] = new Claim(_types[i], value!, _valueTypes[i], _issuer, _originalIssuer);
+        }
+
+        return new CaseSensitiveClaimsIdentity(claims, _authenticationType, _nameClaimType, _roleClaimType);
+    }
+
+    private static System.Text.StringBuilder Append(System.Text.StringBuilder key, string? part) =>
+        part is null ? key.Append("-1:") : key.Append(part.Length).Append(':').Append(part);
+}
+
+/// <summary>The shapes in use, shared by the cache's entries; bounded, since a shape is made per distinct set of constant claims.</summary>
+internal sealed class ClaimShapes
+{
+    private const int MaxShapes = 64;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ClaimShape> _shapes = new(StringComparer.Ordinal);
+
+    /// <summary>The shared shape equal to <paramref name="shape"/>; null when the pool is full (the entry then keeps its own claims).</summary>
+    public ClaimShape? Intern(ClaimShape shape)
+    {
+        if (_shapes.TryGetValue(shape.Key, out var shared))
+        {
+            return shared;
+        }
+
+        return _shapes.Count >= MaxShapes ? null : _shapes.GetOrAdd(shape.Key, shape);
+    }
+}
+
+/// <summary>An identity's claims flattened into one array of strings, for identities of no shared shape.</summary>
+internal sealed class FlatIdentity
+{
+    private const int FieldsPerClaim = 3;
+
+    // type, value, value type of each claim, all issued by _issuer.
+    private readonly string[] _claims;
+    private readonly string? _issuer;
+    private readonly string? _originalIssuer;
+    private readonly string? _authenticationType;
+    private readonly string? _nameClaimType;
+    private readonly string? _roleClaimType;
+
+    private FlatIdentity(string[] claims, string? issuer, string? originalIssuer, ClaimsIdentity identity)
+    {
+        _claims = claims;
+        _issuer = issuer;
+        _originalIssuer = originalIssuer;
+        _authenticationType = identity.AuthenticationType;
+        _nameClaimType = identity.NameClaimType;
+        _roleClaimType = identity.RoleClaimType;
+    }
+
+    public CaseSensitiveClaimsIdentity Build()
+    {
         var claims = new Claim[_claims.Length / FieldsPerClaim];
         for (var i = 0; i < claims.Length; i++)
         {
@@ -332,11 +549,11 @@ internal sealed class VerifiedToken
             claims[i] = new Claim(_claims[at], _claims[at + 1], _claims[at + 2], _issuer, _originalIssuer);
         }
 
-        return _facts with { Identity = new CaseSensitiveClaimsIdentity(claims, _authenticationType, _nameClaimType, _roleClaimType) };
+        return new CaseSensitiveClaimsIdentity(claims, _authenticationType, _nameClaimType, _roleClaimType);
     }
 
     /// <summary>Null when something would be lost: an actor, a label, a bootstrap context, claim properties, mixed issuers.</summary>
-    private static (string[] Claims, string? Issuer, string? OriginalIssuer)? Flatten(ClaimsIdentity identity)
+    public static FlatIdentity? Of(ClaimsIdentity identity)
     {
         if (identity is not CaseSensitiveClaimsIdentity || identity.Actor is not null || identity.Label is not null || identity.BootstrapContext is not null)
         {
@@ -360,6 +577,6 @@ internal sealed class VerifiedToken
             flat[(i * FieldsPerClaim) + 2] = claim.ValueType;
         }
 
-        return (flat, issuer, originalIssuer);
+        return new FlatIdentity(flat, issuer, originalIssuer, identity);
     }
 }

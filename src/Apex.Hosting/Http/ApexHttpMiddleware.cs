@@ -1,8 +1,10 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace Apex.Hosting.Http;
@@ -20,31 +22,33 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
 
     public async Task InvokeAsync(HttpContext context)
     {
-        context.Response.OnStarting(static state =>
+        if (IsUpgrade(context))
         {
-            var (ctx, hsts) = ((HttpContext, string))state;
-            var headers = ctx.Response.Headers;
-            headers.XContentTypeOptions = "nosniff";
-            headers.XFrameOptions = "DENY";
-            headers["Referrer-Policy"] = "no-referrer";
-            // X-Frame-Options covers framing for every response; a Content-Security-Policy is the web
-            // app's own (WebHosting), set only on documents where it means something.
-
-            if (ctx.Request.IsHttps)
+            // A WebSocket request lasts as long as its socket, and a registered callback stays
+            // referenced for all of it: its headers are set now instead (the response has not
+            // started). A refusal or a 101 to a request that may carry a token is never cached.
+            SetSecurityHeaders(context, _hsts);
+            context.Response.Headers.CacheControl = "no-store";
+        }
+        else
+        {
+            context.Response.OnStarting(static state =>
             {
-                headers.StrictTransportSecurity = hsts;
-            }
+                var (ctx, hsts) = ((HttpContext, string))state;
+                SetSecurityHeaders(ctx, hsts);
 
-            // A signed-in answer (or one to a request carrying credentials) is that user's data:
-            // no shared or browser cache may keep it. Routes that set their own policy keep it.
-            if (string.IsNullOrEmpty(headers.CacheControl)
-                && (ctx.User.Identity?.IsAuthenticated == true || !string.IsNullOrEmpty(ctx.Request.Headers.Authorization)))
-            {
-                headers.CacheControl = "no-store";
-            }
+                // A signed-in answer (or one to a request carrying credentials) is that user's data:
+                // no shared or browser cache may keep it. Routes that set their own policy keep it.
+                var headers = ctx.Response.Headers;
+                if (string.IsNullOrEmpty(headers.CacheControl)
+                    && (ctx.User.Identity?.IsAuthenticated == true || !string.IsNullOrEmpty(ctx.Request.Headers.Authorization)))
+                {
+                    headers.CacheControl = "no-store";
+                }
 
-            return Task.CompletedTask;
-        }, (context, _hsts));
+                return Task.CompletedTask;
+            }, (context, _hsts));
+        }
 
         if (OverLimit(context) is { } over)
         {
@@ -94,6 +98,26 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
         }
     }
 
+    private static void SetSecurityHeaders(HttpContext context, string hsts)
+    {
+        var headers = context.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        // X-Frame-Options covers framing for every response; a Content-Security-Policy is the web
+        // app's own (WebHosting), set only on documents where it means something.
+
+        if (context.Request.IsHttps)
+        {
+            headers.StrictTransportSecurity = hsts;
+        }
+    }
+
+    /// <summary>An HTTP/1.1 upgrade or an HTTP/2 extended CONNECT (a WebSocket).</summary>
+    private static bool IsUpgrade(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>()?.IsUpgradableRequest == true
+        || context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>()?.IsExtendedConnect == true;
+
     private (int Status, string Detail)? OverLimit(HttpContext context)
     {
         var target = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
@@ -102,15 +126,28 @@ internal sealed partial class ApexHttpMiddleware(RequestDelegate next, IOptions<
             return (StatusCodes.Status414UriTooLong, $"The URL is longer than {_maxTarget.ToString(CultureInfo.InvariantCulture)} bytes.");
         }
 
-        // Counted as Kestrel counts its own limit: names and values.
+        // Counted as Kestrel counts its own limit: names and values. Copied out rather than enumerated:
+        // the server keeps the enumerator it hands out with the request, which for a WebSocket lasts
+        // as long as the socket.
+        var headers = context.Request.Headers;
+        var copy = ArrayPool<KeyValuePair<string, StringValues>>.Shared.Rent(headers.Count);
         long size = 0;
-        foreach (var (name, values) in context.Request.Headers)
+        try
         {
-            size += name.Length;
-            foreach (var value in values)
+            headers.CopyTo(copy, 0);
+            for (var i = 0; i < headers.Count; i++)
             {
-                size += value?.Length ?? 0;
+                var (name, values) = copy[i];
+                size += name.Length;
+                foreach (var value in values)
+                {
+                    size += value?.Length ?? 0;
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<KeyValuePair<string, StringValues>>.Shared.Return(copy, clearArray: true);
         }
 
         return size > _maxHeaders

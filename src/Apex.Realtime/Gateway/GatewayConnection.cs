@@ -219,39 +219,161 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         Interlocked.Exchange(ref _closeDeadline, null)?.Dispose();
     }
 
-    /// <summary>Runs both loops until the connection is closed or lost.</summary>
-    public async Task RunAsync()
+    /// <summary>
+    /// Runs the connection until it is closed or lost: the receive loop here, the send loop beside it.
+    /// Then ends its subscription, leaves <paramref name="registry"/> and releases the socket. One
+    /// frame for the receive side and the teardown, since a frame lives as long as the socket.
+    /// </summary>
+    public async Task RunAsync(ConnectionRegistry? registry = null, IAsyncDisposable? subscription = null)
     {
-        var sending = SendLoopAsync();
+        using var session = RealtimeTelemetry.StartSession(Id, UserId);
         try
         {
-            await ReceiveLoopAsync();
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
-        {
-            GatewayLog.PeerDropped(Logger, Id);
-            GiveUp();
-        }
-        catch (Exception ex)
-        {
-            // A real server fault: the client learns the correlation id, the log has the details.
-            var correlationId = Guid.NewGuid().ToString("N");
-            GatewayLog.ConnectionFailed(Logger, ex, Id, correlationId);
-            RequestClose(WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}", discardQueued: true);
+            var sending = SendLoopAsync();
+            try
+            {
+                var token = CancellationToken.None;
+                while (true)
+                {
+                    // Wait for data without holding a buffer: idle connections then cost no receive memory.
+                    var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, token);
+                    if (peek.MessageType == WebSocketMessageType.Close)
+                    {
+                        OnClientClose();
+                        break;
+                    }
+
+                    if (peek.EndOfMessage)
+                    {
+                        // An empty message: there is nothing more to read, and waiting for data would merge
+                        // it with the next one. It is still a message (and invalid JSON).
+                        if (Volatile.Read(ref _closeRequested) == 0 && TryTakeRateToken())
+                        {
+                            await HandleMessageAsync(ReadOnlyMemory<byte>.Empty, peek.MessageType, token);
+                        }
+
+                        continue;
+                    }
+
+                    var buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+                    try
+                    {
+                        var length = 0;
+                        var tooBig = false;
+                        var clientClosed = false;
+                        ValueWebSocketReceiveResult result;
+                        while (true)
+                        {
+                            if (length == buffer.Length)
+                            {
+                                if (buffer.Length > _options.MaxMessageBytes)
+                                {
+                                    tooBig = true;
+                                    length = 0;
+                                }
+                                else
+                                {
+                                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxMessageBytes + 1));
+                                    buffer.AsSpan(0, length).CopyTo(larger);
+                                    ArrayPool<byte>.Shared.Return(buffer);
+                                    buffer = larger;
+                                }
+                            }
+
+                            result = await _socket.ReceiveAsync(buffer.AsMemory(length), token);
+                            if (result.MessageType == WebSocketMessageType.Close)
+                            {
+                                clientClosed = true;
+                                break;
+                            }
+
+                            length += result.Count;
+                            if (length > _options.MaxMessageBytes)
+                            {
+                                tooBig = true;
+                                length = 0;
+                            }
+
+                            if (result.EndOfMessage)
+                            {
+                                break;
+                            }
+                        }
+
+                        if (clientClosed)
+                        {
+                            OnClientClose();
+                            break;
+                        }
+
+                        if (Volatile.Read(ref _closeRequested) != 0)
+                        {
+                            // Closing: read on only to see the client's close frame.
+                            continue;
+                        }
+
+                        if (tooBig)
+                        {
+                            GatewayLog.PolicyClose(Logger, Id, "message too big");
+                            RequestClose(WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageBytes} bytes");
+                            continue;
+                        }
+
+                        if (!TryTakeRateToken())
+                        {
+                            continue;
+                        }
+
+                        await HandleMessageAsync(buffer.AsMemory(0, length), result.MessageType, token);
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+            {
+                GatewayLog.PeerDropped(Logger, Id);
+                GiveUp();
+            }
+            catch (Exception ex)
+            {
+                // A real server fault: the client learns the correlation id, the log has the details.
+                var correlationId = Guid.NewGuid().ToString("N");
+                GatewayLog.ConnectionFailed(Logger, ex, Id, correlationId);
+                RequestClose(WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}", discardQueued: true);
+            }
+            finally
+            {
+                _queue.Complete();
+            }
+
+            await sending;
+            Finish();
+            if (_socket.State != WebSocketState.Closed)
+            {
+                _socket.Abort();
+            }
+
+            GatewayLog.Closed(Logger, Id, (int)(_socket.CloseStatus ?? _closeStatus), _closeDescription ?? string.Empty);
         }
         finally
         {
-            _queue.Complete();
+            try
+            {
+                if (subscription is not null)
+                {
+                    await subscription.DisposeAsync();
+                }
+            }
+            finally
+            {
+                registry?.Remove(this);
+                Finish();
+                _socket.Dispose();
+            }
         }
-
-        await sending;
-        Finish();
-        if (_socket.State != WebSocketState.Closed)
-        {
-            _socket.Abort();
-        }
-
-        GatewayLog.Closed(Logger, Id, (int)(_socket.CloseStatus ?? _closeStatus), _closeDescription ?? string.Empty);
     }
 
     private async Task SendLoopAsync()
@@ -323,102 +445,6 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         {
             // The peer is gone or did not take the close in time; the receive loop ends with it.
             GiveUp();
-        }
-    }
-
-    private async Task ReceiveLoopAsync()
-    {
-        var token = CancellationToken.None;
-        while (true)
-        {
-            // Wait for data without holding a buffer: idle connections then cost no receive memory.
-            var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, token);
-            if (peek.MessageType == WebSocketMessageType.Close)
-            {
-                OnClientClose();
-                return;
-            }
-
-            if (peek.EndOfMessage)
-            {
-                // An empty message: there is nothing more to read, and waiting for data would merge
-                // it with the next one. It is still a message (and invalid JSON).
-                if (Volatile.Read(ref _closeRequested) == 0 && TryTakeRateToken())
-                {
-                    await HandleMessageAsync(ReadOnlyMemory<byte>.Empty, peek.MessageType, token);
-                }
-
-                continue;
-            }
-
-            var buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
-            try
-            {
-                var length = 0;
-                var tooBig = false;
-                ValueWebSocketReceiveResult result;
-                while (true)
-                {
-                    if (length == buffer.Length)
-                    {
-                        if (buffer.Length > _options.MaxMessageBytes)
-                        {
-                            tooBig = true;
-                            length = 0;
-                        }
-                        else
-                        {
-                            var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxMessageBytes + 1));
-                            buffer.AsSpan(0, length).CopyTo(larger);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = larger;
-                        }
-                    }
-
-                    result = await _socket.ReceiveAsync(buffer.AsMemory(length), token);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        OnClientClose();
-                        return;
-                    }
-
-                    length += result.Count;
-                    if (length > _options.MaxMessageBytes)
-                    {
-                        tooBig = true;
-                        length = 0;
-                    }
-
-                    if (result.EndOfMessage)
-                    {
-                        break;
-                    }
-                }
-
-                if (Volatile.Read(ref _closeRequested) != 0)
-                {
-                    // Closing: read on only to see the client's close frame.
-                    continue;
-                }
-
-                if (tooBig)
-                {
-                    GatewayLog.PolicyClose(Logger, Id, "message too big");
-                    RequestClose(WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageBytes} bytes");
-                    continue;
-                }
-
-                if (!TryTakeRateToken())
-                {
-                    continue;
-                }
-
-                await HandleMessageAsync(buffer.AsMemory(0, length), result.MessageType, token);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
         }
     }
 

@@ -41,18 +41,27 @@ internal sealed class WebSocketGateway(
     /// authentication result) stays referenced for the socket's life; other requests come through
     /// the endpoint.
     /// </summary>
-    public async Task ServeAsync(HttpContext context)
+    public Task ServeAsync(HttpContext context) =>
+        // No frame of its own lives on with the socket: the handshake's frame (OpenAsync) ends at the
+        // upgrade and hands over the connection's run, which owns its teardown.
+        OpenAsync(context).Unwrap();
+
+    /// <summary>
+    /// The handshake: refuses the request, or upgrades it, registers and subscribes the connection
+    /// (or lets one over the per-user cap close) and returns its run. A completed task when the
+    /// request was answered or the socket is already closed.
+    /// </summary>
+    private async Task<Task> OpenAsync(HttpContext context)
     {
         var admission = await AdmitAsync(context);
         if (admission.Refusal is { } refusal)
         {
             await refusal.ExecuteAsync(context);
-            return;
+            return Task.CompletedTask;
         }
 
         var ticket = admission.Ticket!;
-        var (accepted, stream) = await AcceptAsync(context, ticket.SubProtocol);
-        using var socket = accepted;
+        var (socket, stream) = await AcceptAsync(context, ticket.SubProtocol);
 
         // The connection outlives the handshake by hours: let go of what only the handshake needed.
         // The request's headers stay referenced by the server until the socket closes, and two of
@@ -68,56 +77,78 @@ internal sealed class WebSocketGateway(
             authentication.User = null;
         }
 
-        foreach (var key in context.Items.Where(kv => kv.Value is AccessTokenValidation).Select(kv => kv.Key).ToList())
+        // Through the feature too: the context's getter would make an items dictionary that then lives as long as the socket.
+        if (context.Features.Get<IItemsFeature>()?.Items is { Count: > 0 } items)
         {
-            context.Items.Remove(key);
+            foreach (var key in items.Where(kv => kv.Value is AccessTokenValidation).Select(kv => kv.Key).ToList())
+            {
+                items.Remove(key);
+            }
         }
 
-        using var connection = new GatewayConnection(socket, ticket.UserId, ticket.ExpiresAt, services, ticket.TokenId, ticket.SessionId, stream);
+        var connection = new GatewayConnection(socket, ticket.UserId, ticket.ExpiresAt, services, ticket.TokenId, ticket.SessionId, stream);
         if (!registry.TryAdd(connection))
         {
-            await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
-            return;
+            try
+            {
+                await socket.CloseOutputAsync(CloseCodes.GoingAway, "server shutting down", CancellationToken.None);
+            }
+            finally
+            {
+                connection.Dispose();
+                socket.Dispose();
+            }
+
+            return Task.CompletedTask;
         }
 
         GatewayLog.Opened(logger, connection.Id, connection.UserId);
-        using var session = RealtimeTelemetry.StartSession(connection.Id, connection.UserId);
+        if (connection.IsClosing)
+        {
+            // Refused after the upgrade (over the per-user cap): the run sends the error and closes properly.
+            return connection.RunAsync(registry);
+        }
+
+        IAsyncDisposable subscription;
         try
         {
-            if (connection.IsClosing)
-            {
-                // Refused after the upgrade (over the per-user cap): send the error and close properly.
-                await connection.RunAsync();
-                return;
-            }
+            subscription = await broker.SubscribeAsync(connection.UserId, ticket.Resume, connection, context.RequestAborted);
+        }
+        catch (BrokerUnavailableException)
+        {
+            // Not a server fault: the broker's store is briefly unreachable; the client retries.
+            await CloseUnsubscribedAsync(connection, socket, CloseCodes.TryAgainLater, "event broker unavailable: retry shortly");
+            return Task.CompletedTask;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            var correlationId = Guid.NewGuid().ToString("N");
+            GatewayLog.ConnectionFailed(logger, ex, connection.Id, correlationId);
+            await CloseUnsubscribedAsync(connection, socket, WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}");
+            return Task.CompletedTask;
+        }
+        catch (OperationCanceledException)
+        {
+            registry.Remove(connection);
+            connection.Dispose();
+            socket.Dispose();
+            throw;
+        }
 
-            IAsyncDisposable subscription;
-            try
-            {
-                subscription = await broker.SubscribeAsync(connection.UserId, ticket.Resume, connection, context.RequestAborted);
-            }
-            catch (BrokerUnavailableException)
-            {
-                // Not a server fault: the broker's store is briefly unreachable; the client retries.
-                await socket.CloseOutputAsync(CloseCodes.TryAgainLater, "event broker unavailable: retry shortly", CancellationToken.None);
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                var correlationId = Guid.NewGuid().ToString("N");
-                GatewayLog.ConnectionFailed(logger, ex, connection.Id, correlationId);
-                await socket.CloseOutputAsync(WebSocketCloseStatus.InternalServerError, $"internal error {correlationId}", CancellationToken.None);
-                return;
-            }
+        return connection.RunAsync(registry, subscription);
+    }
 
-            await using (subscription)
-            {
-                await connection.RunAsync();
-            }
+    private async Task CloseUnsubscribedAsync(GatewayConnection connection, WebSocket socket, WebSocketCloseStatus status, string description)
+    {
+        try
+        {
+            await socket.CloseOutputAsync(status, description, CancellationToken.None);
         }
         finally
         {
             registry.Remove(connection);
+            connection.Dispose();
+            socket.Dispose();
         }
     }
 
