@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Apex.Contracts;
 
@@ -55,8 +56,10 @@ public static class EnvelopeSerializer
         {
             if (state.envelope.Payload is { ValueKind: not JsonValueKind.Undefined } payload)
             {
+                // The payload was parsed (or built) as JSON already: its bytes are copied as they
+                // are instead of being re-read and re-escaped token by token for every event.
                 w.WritePropertyName("payload"u8);
-                payload.WriteTo(w);
+                w.WriteRawValue(JsonMarshal.GetRawUtf8Value(payload), skipInputValidation: true);
             }
         });
     }

@@ -72,7 +72,9 @@ internal sealed class SendQueue : IValueTaskSource<bool>
 
         if (wake)
         {
-            _signal.SetResult(true);
+            // A waiting reader found the queue empty, and any write since would have woken it
+            // already: the queue is completed and empty, so the wait ends with false.
+            _signal.SetResult(false);
         }
     }
 
