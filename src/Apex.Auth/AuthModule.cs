@@ -48,7 +48,7 @@ public static class AuthModule
             .ValidateOnStart();
 
         services.TryAddSingleton(TimeProvider.System);
-        services.AddApexDbContext<AuthDbContext>();
+        services.AddApexDbContext<AuthDbContext>(AuthDbContext.QuietFailedSaves);
         services.AddHttpClient(JwksKeySource.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddSingleton<FileKeyStore>();
         services.AddSingleton<JwksKeySource>();

@@ -15,14 +15,26 @@ public static class Database
     /// <summary>The assembly holding the PostgreSQL migrations of every module's context.</summary>
     public const string PostgresMigrationsAssembly = "Apex.Migrations.Postgres";
 
-    public static IServiceCollection AddApexDbContext<TContext>(this IServiceCollection services)
+    public static IServiceCollection AddApexDbContext<TContext>(this IServiceCollection services, Action<DbContextOptionsBuilder>? configure = null)
         where TContext : DbContext
     {
-        services.AddDbContext<TContext>((sp, options) =>
+        // Pooled: a scope leases a context already built (model, internal services, interceptors) and
+        // returns it reset, instead of building one and running this configuration per scope; the
+        // options are built once. The contexts hold no state of their own beyond EF Core's, which the
+        // pool resets.
+        services.AddDbContextPool<TContext>((sp, options) =>
         {
             var apex = sp.GetRequiredService<IOptions<ApexOptions>>().Value;
             var db = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
             Configure(options, apex, db, HistoryTable<TContext>());
+            // EF Core remembers for this long, per context, that nothing (log, interceptor, diagnostic
+            // listener) wanted a command's events, and then skips them. A pooled context keeps that
+            // memory across leases: one used before tracing subscribed (start-up migration, hosted
+            // services that start before the tracer) would drop the database spans of the requests
+            // that lease it next. Checking on every command costs what a fresh context's first
+            // command already did.
+            options.ConfigureLoggingCacheTime(TimeSpan.Zero);
+            configure?.Invoke(options);
         });
         services.AddSingleton<IMigratableContext>(new MigratableContext<TContext>());
         return services;
@@ -151,7 +163,7 @@ internal static class SqliteFiles
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Secured = new(StringComparer.Ordinal);
 
-    /// <summary>Once per path and process (contexts are configured on every scope).</summary>
+    /// <summary>Once per path and process (the health probe configures its context on every scope).</summary>
     public static void Secure(string databasePath, bool ownDirectory)
     {
         if (Secured.ContainsKey(databasePath))

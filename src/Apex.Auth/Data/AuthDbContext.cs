@@ -16,17 +16,17 @@ public sealed class AuthDbContext(DbContextOptions<AuthDbContext> options) : DbC
     internal DbSet<Oidc.OidcFlowRecord> OidcFlows => Set<Oidc.OidcFlowRecord>();
     internal DbSet<Oidc.OidcHandoffRecord> OidcHandoffs => Set<Oidc.OidcHandoffRecord>();
 
-    protected override void OnConfiguring(DbContextOptionsBuilder optionsBuilder)
-    {
-        ArgumentNullException.ThrowIfNull(optionsBuilder);
-        // A failed save is an exception its caller sees: a handled one (the unique email index
-        // deciding a registration race) is expected and logged by the caller at Information; an
-        // unhandled one reaches the HTTP middleware, which logs it with its correlation. EF Core's
-        // own Error entries with the stack would only duplicate the latter and mislabel the former.
+    /// <summary>
+    /// A failed save is an exception its caller sees: a handled one (the unique email index deciding
+    /// a registration race) is expected and logged by the caller at Information; an unhandled one
+    /// reaches the HTTP middleware, which logs it with its correlation. EF Core's own Error entries
+    /// with the stack would only duplicate the latter and mislabel the former. Set at registration,
+    /// since a pooled context cannot change its options in OnConfiguring.
+    /// </summary>
+    internal static void QuietFailedSaves(DbContextOptionsBuilder optionsBuilder) =>
         optionsBuilder.ConfigureWarnings(w => w.Ignore(
             Microsoft.EntityFrameworkCore.Diagnostics.CoreEventId.SaveChangesFailed,
             Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.CommandError));
-    }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
