@@ -16,7 +16,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
 
     private readonly WebSocket _socket;
 
-    // The socket's byte stream when the gateway made it: the send loop gathers a batch of frames in it and sends them in one write.
+    // The socket's byte stream when the gateway made it: the send loop corks it to send a batch in one write.
     private readonly CoalescingStream? _stream;
     private readonly GatewayServices _services;
     private readonly GatewayOptions _options;
@@ -385,7 +385,8 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
         {
             while (await _queue.WaitToReadAsync())
             {
-                // One wake drains everything waiting, and the stream sends it as one write.
+                // One wake drains everything waiting, and the corked stream sends it as one write.
+                _stream?.Cork();
                 var delivered = 0;
                 while (_queue.TakeAll() is { } batch)
                 {
@@ -416,14 +417,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
                             continue;
                         }
 
-                        if (_stream is not null)
-                        {
-                            await _stream.AppendTextAsync(frame, CancellationToken.None);
-                        }
-                        else
-                        {
-                            await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                        }
+                        await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                     }
 
                     _queue.Return(batch);
@@ -431,7 +425,7 @@ internal sealed partial class GatewayConnection : IStreamSubscriber, IDisposable
 
                 if (_stream is not null)
                 {
-                    await _stream.SendBatchAsync(_discardQueued, CancellationToken.None);
+                    await _stream.UncorkAsync(_discardQueued, CancellationToken.None);
                 }
 
                 Volatile.Write(ref _lastSendMs, Environment.TickCount64);
