@@ -7,7 +7,7 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace Apex.Auth.Tests;
 
-/// <summary>The verified-token cache keeps a token's claims flattened; a hit must give the identity a miss gives.</summary>
+/// <summary>The verified-token cache keeps what differs between tokens beside a shared claim shape; a hit must give the identity a miss gives.</summary>
 public sealed class VerifiedTokenCacheTests
 {
     [Fact(Timeout = 30_000)]
@@ -43,7 +43,7 @@ public sealed class VerifiedTokenCacheTests
 
     /// <summary>
     /// Identities outside the shared shape (more numbers than it keeps, claim properties, a number
-    /// written another way) are kept another way and still come back equal; identities of one shape
+    /// written another way) are kept as clones and still come back equal; identities of one shape
     /// do not mix up each other's values.
     /// </summary>
     [Fact]

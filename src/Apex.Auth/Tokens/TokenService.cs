@@ -285,8 +285,8 @@ internal readonly record struct TokenDigest(UInt128 High, UInt128 Low)
 /// and session ids (the same strings the caller of the first check got, so a connection that keeps
 /// them shares them with the entry) and the token's numeric claims. What Apex's tokens have in
 /// common (claim types, value types, issuer, audience, token type, the identity's settings) is one
-/// <see cref="ClaimShape"/> shared by all of them. An identity of another shape keeps its claims
-/// flattened into one string array, or whole when even that would lose something.
+/// <see cref="ClaimShape"/> shared by all of them. An identity that fits no shape (claim properties,
+/// an actor, more numbers than a shape keeps; not one Apex issues) is kept as a clone.
 /// </summary>
 internal sealed class VerifiedToken
 {
@@ -295,7 +295,7 @@ internal sealed class VerifiedToken
     private readonly string _tokenId;
     private readonly string? _sessionId;
 
-    // A ClaimShape (with the numbers below), a FlatIdentity, or a cloned ClaimsIdentity.
+    // A ClaimShape (with the numbers below), or a cloned ClaimsIdentity.
     private readonly object _identity;
     private readonly long _number0;
     private readonly long _number1;
@@ -328,14 +328,13 @@ internal sealed class VerifiedToken
             return new VerifiedToken(token, keys, shape, numbers[0], numbers[1], numbers[2]);
         }
 
-        return new VerifiedToken(token, keys, (object?)FlatIdentity.Of(identity) ?? identity.Clone());
+        return new VerifiedToken(token, keys, identity.Clone());
     }
 
     /// <summary>The token's facts with an identity of its own, equal to the one verification produced.</summary>
     public CheckedToken Restore() => new(_userId, _email, _tokenId, _sessionId, ExpiresAt, _identity switch
     {
         ClaimShape shape => shape.Build(this),
-        FlatIdentity flat => flat.Build(),
         _ => ((ClaimsIdentity)_identity).Clone(),
     });
 
@@ -514,69 +513,5 @@ internal sealed class ClaimShapes
         }
 
         return _shapes.Count >= MaxShapes ? null : _shapes.GetOrAdd(shape.Key, shape);
-    }
-}
-
-/// <summary>An identity's claims flattened into one array of strings, for identities of no shared shape.</summary>
-internal sealed class FlatIdentity
-{
-    private const int FieldsPerClaim = 3;
-
-    // type, value, value type of each claim, all issued by _issuer.
-    private readonly string[] _claims;
-    private readonly string? _issuer;
-    private readonly string? _originalIssuer;
-    private readonly string? _authenticationType;
-    private readonly string? _nameClaimType;
-    private readonly string? _roleClaimType;
-
-    private FlatIdentity(string[] claims, string? issuer, string? originalIssuer, ClaimsIdentity identity)
-    {
-        _claims = claims;
-        _issuer = issuer;
-        _originalIssuer = originalIssuer;
-        _authenticationType = identity.AuthenticationType;
-        _nameClaimType = identity.NameClaimType;
-        _roleClaimType = identity.RoleClaimType;
-    }
-
-    public CaseSensitiveClaimsIdentity Build()
-    {
-        var claims = new Claim[_claims.Length / FieldsPerClaim];
-        for (var i = 0; i < claims.Length; i++)
-        {
-            var at = i * FieldsPerClaim;
-            claims[i] = new Claim(_claims[at], _claims[at + 1], _claims[at + 2], _issuer, _originalIssuer);
-        }
-
-        return new CaseSensitiveClaimsIdentity(claims, _authenticationType, _nameClaimType, _roleClaimType);
-    }
-
-    /// <summary>Null when something would be lost: an actor, a label, a bootstrap context, claim properties, mixed issuers.</summary>
-    public static FlatIdentity? Of(ClaimsIdentity identity)
-    {
-        if (identity is not CaseSensitiveClaimsIdentity || identity.Actor is not null || identity.Label is not null || identity.BootstrapContext is not null)
-        {
-            return null;
-        }
-
-        var claims = identity.Claims.ToList();
-        var issuer = claims.Count > 0 ? claims[0].Issuer : null;
-        var originalIssuer = claims.Count > 0 ? claims[0].OriginalIssuer : null;
-        var flat = new string[claims.Count * FieldsPerClaim];
-        for (var i = 0; i < claims.Count; i++)
-        {
-            var claim = claims[i];
-            if (claim.Issuer != issuer || claim.OriginalIssuer != originalIssuer || claim.Properties.Count > 0)
-            {
-                return null;
-            }
-
-            flat[i * FieldsPerClaim] = claim.Type;
-            flat[(i * FieldsPerClaim) + 1] = claim.Value;
-            flat[(i * FieldsPerClaim) + 2] = claim.ValueType;
-        }
-
-        return new FlatIdentity(flat, issuer, originalIssuer, identity);
     }
 }
